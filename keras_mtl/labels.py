@@ -1,0 +1,43 @@
+"""The missing-label convention, shared by masked losses and metrics.
+
+A classification label `-1` (any negative label) and a regression label `NaN`
+mean "no label here". These helpers turn raw labels into clean labels plus a
+float weight that is 1 on labelled entries and 0 elsewhere.
+"""
+
+from keras import ops
+
+
+def mask_labels(y_true, y_pred, classification, sample_weight=None):
+    """Splits labels into (clean labels, weights) per the missing-label rule.
+
+    Args:
+        y_true: Labels. Classification: integer class ids shaped like
+            `y_pred` without its last axis (a trailing axis of 1 is allowed).
+            Regression: values shaped like `y_pred` (or without its last axis).
+        y_pred: Predictions `(..., units)`.
+        classification: bool. Which convention applies.
+        sample_weight: Optional weights broadcastable from the left over the
+            label shape (e.g. `(batch,)`).
+
+    Returns:
+        `(y_clean, weights)`: `y_clean` holds a harmless value (0) wherever the
+        label is missing; `weights` (float32, shaped like `y_pred` without its
+        last axis) is 0 there and `sample_weight` (or 1) elsewhere.
+    """
+    if classification:
+        y_true = ops.reshape(y_true, ops.shape(y_pred)[:-1])
+        labelled = ops.greater_equal(y_true, 0)
+        y_clean = ops.where(labelled, y_true, ops.zeros_like(y_true))
+    else:
+        y_true = ops.reshape(ops.cast(y_true, y_pred.dtype), ops.shape(y_pred))
+        present = ops.logical_not(ops.isnan(y_true))
+        y_clean = ops.where(present, y_true, ops.zeros_like(y_true))
+        labelled = ops.all(present, axis=-1)
+    weights = ops.cast(labelled, "float32")
+    if sample_weight is not None:
+        sample_weight = ops.cast(sample_weight, "float32")
+        while len(sample_weight.shape) < len(weights.shape):
+            sample_weight = ops.expand_dims(sample_weight, -1)
+        weights = weights * sample_weight
+    return y_clean, weights

@@ -1,0 +1,190 @@
+"""`Task`: what one output of a multi-task model predicts, and how it is scored."""
+
+import re
+
+import keras
+
+from keras_mtl.losses import MaskedLoss
+from keras_mtl.metrics import MaskedMetric
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+class Task:
+    """One prediction target of a multi-task model.
+
+    A task is a classification task (`num_classes >= 2`, softmax output,
+    sparse integer labels) or a regression task (`num_classes=None`, one
+    linear unit). `sequence=True` makes one prediction per time step
+    (tagging). Labels follow the missing-label convention: a classification
+    label `-1` or a regression label `NaN` marks an example (or a padded time
+    step) that has no label for this task; it contributes nothing to the
+    task's loss and metrics.
+
+    Args:
+        name: str. Unique name; the key of the task in the model's output and
+            label dicts. Letters, digits and underscores, starting with a
+            letter.
+        num_classes: int or None. Number of classes (>= 2), or `None` for
+            regression. Defaults to `None`.
+        sequence: bool. Whether the task labels every time step of a token
+            sequence. Defaults to `False`.
+        loss: A Keras loss (name, function or `keras.losses.Loss`) computed on
+            the labelled entries only. Defaults to sparse categorical
+            cross-entropy for classification and mean squared error for
+            regression.
+        metrics: list of Keras metrics, each computed on the labelled entries
+            only. Defaults to `["accuracy"]` for classification and
+            `["mae"]` for regression.
+        loss_weight: float. Weight of this task's loss in the total loss.
+            Defaults to `1.0`.
+
+    Example:
+
+    >>> pos = Task("pos", num_classes=45, sequence=True)
+    >>> price = Task("price")
+    """
+
+    def __init__(
+        self,
+        name,
+        num_classes=None,
+        sequence=False,
+        loss=None,
+        metrics=None,
+        loss_weight=1.0,
+    ):
+        if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+            raise ValueError(
+                "Task `name` must be a string of letters, digits and "
+                f"underscores starting with a letter. Received: name={name!r}"
+            )
+        if num_classes is not None:
+            if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+                raise TypeError(
+                    "Task `num_classes` must be an integer >= 2 or None. "
+                    f"Received: num_classes={num_classes!r} for task {name!r}"
+                )
+            if num_classes < 2:
+                raise ValueError(
+                    "Task `num_classes` must be >= 2 (use None for regression). "
+                    f"Received: num_classes={num_classes} for task {name!r}"
+                )
+        if not isinstance(sequence, bool):
+            raise TypeError(
+                f"Task `sequence` must be a bool. Received: sequence={sequence!r}"
+            )
+        if isinstance(loss_weight, bool) or not isinstance(loss_weight, (int, float)):
+            raise TypeError(
+                "Task `loss_weight` must be a number. "
+                f"Received: loss_weight={loss_weight!r}"
+            )
+        if not loss_weight >= 0:
+            raise ValueError(
+                "Task `loss_weight` must be >= 0. "
+                f"Received: loss_weight={loss_weight!r}"
+            )
+        self.name = name
+        self.num_classes = num_classes
+        self.sequence = sequence
+        self.loss = loss
+        self.metrics = metrics
+        self.loss_weight = float(loss_weight)
+
+    @property
+    def is_classification(self):
+        return self.num_classes is not None
+
+    @property
+    def output_units(self):
+        """Width of the task's output layer."""
+        return self.num_classes if self.is_classification else 1
+
+    def output_activation(self):
+        return "softmax" if self.is_classification else None
+
+    def masked_loss(self):
+        """The task's loss, restricted to labelled entries."""
+        default = (
+            "sparse_categorical_crossentropy" if self.is_classification else "mse"
+        )
+        return MaskedLoss(
+            self.loss or default,
+            classification=self.is_classification,
+            name=f"{self.name}_loss",
+        )
+
+    def masked_metrics(self):
+        """The task's metrics, each restricted to labelled entries."""
+        default = ["accuracy"] if self.is_classification else ["mae"]
+        return [
+            MaskedMetric(metric, classification=self.is_classification)
+            for metric in (self.metrics or default)
+        ]
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "num_classes": self.num_classes,
+            "sequence": self.sequence,
+            "loss": _serialize_or_none(self.loss),
+            "metrics": None
+            if self.metrics is None
+            else [keras.saving.serialize_keras_object(m) for m in self.metrics],
+            "loss_weight": self.loss_weight,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.get("loss") is not None:
+            config["loss"] = keras.saving.deserialize_keras_object(config["loss"])
+        if config.get("metrics") is not None:
+            config["metrics"] = [
+                keras.saving.deserialize_keras_object(m) for m in config["metrics"]
+            ]
+        return cls(**config)
+
+    def __eq__(self, other):
+        return isinstance(other, Task) and self.get_config() == other.get_config()
+
+    def __repr__(self):
+        kind = (
+            f"num_classes={self.num_classes}" if self.is_classification else "regression"
+        )
+        return f"Task({self.name!r}, {kind}, sequence={self.sequence})"
+
+
+def _serialize_or_none(obj):
+    return None if obj is None else keras.saving.serialize_keras_object(obj)
+
+
+def validate_tasks(tasks):
+    """Checks a list of tasks and returns it as a list.
+
+    Raises:
+        TypeError: if `tasks` is not a sequence of `Task`.
+        ValueError: if it is empty or names repeat.
+    """
+    if isinstance(tasks, Task):
+        tasks = [tasks]
+    if isinstance(tasks, (str, bytes)) or not hasattr(tasks, "__iter__"):
+        raise TypeError(
+            f"`tasks` must be a list of keras_mtl.Task. Received: tasks={tasks!r}"
+        )
+    tasks = list(tasks)
+    if not tasks:
+        raise ValueError("`tasks` must name at least one task. Received: tasks=[]")
+    for task in tasks:
+        if not isinstance(task, Task):
+            raise TypeError(
+                "`tasks` must contain only keras_mtl.Task objects. "
+                f"Received an element {task!r}"
+            )
+    names = [task.name for task in tasks]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(
+            f"Task names in `tasks` must be unique. Repeated: {duplicates}"
+        )
+    return tasks
