@@ -30,9 +30,7 @@ def _slice(data, batch_size):
 def training_examples_per_s(model, x, y, batch_size, warmup=3, repeats=10):
     """Training throughput of a compiled model: examples/s of `train_on_batch`."""
     xb, yb = _slice(x, batch_size), _slice(y, batch_size)
-    seconds = _median_seconds(
-        lambda: model.train_on_batch(xb, yb), warmup, repeats
-    )
+    seconds = _median_seconds(lambda: model.train_on_batch(xb, yb), warmup, repeats)
     return batch_size / seconds, seconds
 
 
@@ -48,8 +46,14 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def record(model_name, baseline_name, batch_size, examples_per_s,
-           baseline_examples_per_s, **extra):
+def record(
+    model_name,
+    baseline_name,
+    batch_size,
+    examples_per_s,
+    baseline_examples_per_s,
+    **extra,
+):
     """One JSON record in the format of API.md (Benchmarks)."""
     return {
         "model": model_name,

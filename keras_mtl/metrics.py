@@ -42,7 +42,8 @@ class MaskedMetric(keras.metrics.Metric):
 
     def __init__(self, metric, classification, name=None, dtype=None):
         inner = _resolve_metric(metric, classification)
-        super().__init__(name=name or inner.name, dtype=dtype)
+        default_name = metric if isinstance(metric, str) else inner.name
+        super().__init__(name=name or default_name, dtype=dtype)
         self.metric = inner
         self.classification = bool(classification)
 

@@ -64,8 +64,9 @@ class SubspaceOrthogonality(keras.regularizers.Regularizer):
                 f"units. Received a kernel of shape {tuple(kernel.shape)} with "
                 f"gates={self.gates}"
             )
-        blocks = ops.cast(subspace_blocks(kernel, self.num_subspaces, self.gates),
-                          "float32")
+        blocks = ops.cast(
+            subspace_blocks(kernel, self.num_subspaces, self.gates), "float32"
+        )
         cross = ops.einsum("sra,trb->stab", blocks, blocks)
         per_pair = ops.sum(ops.square(cross), axis=(-2, -1))
         upper = np.triu(np.ones((self.num_subspaces,) * 2, "float32"), k=1)

@@ -105,9 +105,7 @@ class Task:
 
     def masked_loss(self):
         """The task's loss, restricted to labelled entries."""
-        default = (
-            "sparse_categorical_crossentropy" if self.is_classification else "mse"
-        )
+        default = "sparse_categorical_crossentropy" if self.is_classification else "mse"
         return MaskedLoss(
             self.loss or default,
             classification=self.is_classification,
@@ -150,7 +148,9 @@ class Task:
 
     def __repr__(self):
         kind = (
-            f"num_classes={self.num_classes}" if self.is_classification else "regression"
+            f"num_classes={self.num_classes}"
+            if self.is_classification
+            else "regression"
         )
         return f"Task({self.name!r}, {kind}, sequence={self.sequence})"
 

@@ -18,7 +18,9 @@ def to_numpy(value):
 
 
 def assert_allclose(actual, expected, atol=1e-5, rtol=1e-5):
-    np.testing.assert_allclose(to_numpy(actual), to_numpy(expected), atol=atol, rtol=rtol)
+    np.testing.assert_allclose(
+        to_numpy(actual), to_numpy(expected), atol=atol, rtol=rtol
+    )
 
 
 def save_and_load(model):

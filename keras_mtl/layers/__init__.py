@@ -3,5 +3,6 @@
 from keras_mtl.layers.layer_mixture import LayerMixture
 from keras_mtl.layers.sluice_unit import SluiceUnit
 from keras_mtl.layers.subspace_concat import SubspaceConcat
+from keras_mtl.layers.tree_grouped_dense import TreeGroupedDense
 
-__all__ = ["LayerMixture", "SluiceUnit", "SubspaceConcat"]
+__all__ = ["LayerMixture", "SluiceUnit", "SubspaceConcat", "TreeGroupedDense"]

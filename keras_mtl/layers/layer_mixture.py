@@ -83,9 +83,11 @@ class LayerMixture(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != (
-            self.num_layers
-        ) or not all(isinstance(s, (list, tuple)) for s in input_shape):
+        if (
+            not isinstance(input_shape, (list, tuple))
+            or len(input_shape) != (self.num_layers)
+            or not all(isinstance(s, (list, tuple)) for s in input_shape)
+        ):
             raise ValueError(
                 f"LayerMixture expects a list of num_layers={self.num_layers} "
                 f"inputs. Received input_shape={input_shape}"

@@ -114,9 +114,11 @@ class SluiceUnit(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != (
-            self.num_tasks
-        ) or not all(isinstance(s, (list, tuple)) for s in input_shape):
+        if (
+            not isinstance(input_shape, (list, tuple))
+            or len(input_shape) != (self.num_tasks)
+            or not all(isinstance(s, (list, tuple)) for s in input_shape)
+        ):
             raise ValueError(
                 f"SluiceUnit expects a list of num_tasks={self.num_tasks} "
                 f"inputs. Received input_shape={input_shape}"
@@ -169,7 +171,9 @@ class SluiceUnit(keras.layers.Layer):
         cross = ops.einsum("nmsa,nmtb->mstab", rows, rows)
         pair = np.triu(np.ones((self.num_subspaces,) * 2, "float32"), k=1)
         per_pair = ops.sum(ops.square(cross), axis=(-1, -2))
-        penalty = ops.sum(per_pair * ops.convert_to_tensor(pair)) / ops.maximum(ops.square(count), 1.0)
+        penalty = ops.sum(per_pair * ops.convert_to_tensor(pair)) / ops.maximum(
+            ops.square(count), 1.0
+        )
         return self.activation_orthogonality * penalty
 
     def compute_output_shape(self, input_shape):

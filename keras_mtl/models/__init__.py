@@ -3,8 +3,11 @@
 from keras_mtl.models.baselines import hard_sharing, low_supervision, single_task
 from keras_mtl.models.multitask_model import MultiTaskModel
 from keras_mtl.models.sluice import cross_stitch, sluice
+from keras_mtl.models.tree import plot_tree_dendrogram, tree
 
 __all__ = [
+    "plot_tree_dendrogram",
+    "tree",
     "MultiTaskModel",
     "cross_stitch",
     "hard_sharing",

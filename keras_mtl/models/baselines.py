@@ -27,8 +27,17 @@ _COMMON_ARGS = """
         name: str. Model name."""
 
 
-def _shared_stack(tasks, input_shape, vocab_size, embedding_dim, units, num_layers,
-                  dropout, encoder, seed):
+def _shared_stack(
+    tasks,
+    input_shape,
+    vocab_size,
+    embedding_dim,
+    units,
+    num_layers,
+    dropout,
+    encoder,
+    seed,
+):
     inputs = ModelInputs(input_shape, vocab_size, embedding_dim)
     encoder = resolve_encoder(encoder, inputs)
     check_stack_arguments(units, num_layers, dropout, encoder)
@@ -38,9 +47,20 @@ def _shared_stack(tasks, input_shape, vocab_size, embedding_dim, units, num_laye
     return inputs, layers
 
 
-def hard_sharing(tasks, *, input_shape=None, vocab_size=None, embedding_dim=64,
-                 units=64, num_layers=2, dropout=0.0, encoder=None,
-                 learning_rate=1e-3, seed=None, name="hard_sharing"):
+def hard_sharing(
+    tasks,
+    *,
+    input_shape=None,
+    vocab_size=None,
+    embedding_dim=64,
+    units=64,
+    num_layers=2,
+    dropout=0.0,
+    encoder=None,
+    learning_rate=1e-3,
+    seed=None,
+    name="hard_sharing",
+):
     """Hard parameter sharing: one shared encoder, one output head per task.
 
     Args:
@@ -55,16 +75,36 @@ def hard_sharing(tasks, *, input_shape=None, vocab_size=None, embedding_dim=64,
     >>> model.fit(x, {{"a": y_a, "b": y_b}}, epochs=2)
     """
     tasks = prepare(tasks, seed)
-    inputs, layers = _shared_stack(tasks, input_shape, vocab_size, embedding_dim,
-                                   units, num_layers, dropout, encoder, seed)
+    inputs, layers = _shared_stack(
+        tasks,
+        input_shape,
+        vocab_size,
+        embedding_dim,
+        units,
+        num_layers,
+        dropout,
+        encoder,
+        seed,
+    )
     outputs = {t.name: task_head(t, layers[-1], inputs.is_sequence) for t in tasks}
     return compile_model(inputs, outputs, tasks, name, learning_rate)
 
 
-def low_supervision(tasks, supervise_at=None, *, input_shape=None, vocab_size=None,
-                    embedding_dim=64, units=64, num_layers=2, dropout=0.0,
-                    encoder=None, learning_rate=1e-3, seed=None,
-                    name="low_supervision"):
+def low_supervision(
+    tasks,
+    supervise_at=None,
+    *,
+    input_shape=None,
+    vocab_size=None,
+    embedding_dim=64,
+    units=64,
+    num_layers=2,
+    dropout=0.0,
+    encoder=None,
+    learning_rate=1e-3,
+    seed=None,
+    name="low_supervision",
+):
     """Low supervision (Søgaard & Goldberg, 2016): tasks read different layers.
 
     A shared encoder stack as in `hard_sharing`, but the head of each task in
@@ -89,11 +129,21 @@ def low_supervision(tasks, supervise_at=None, *, input_shape=None, vocab_size=No
     tasks = prepare(tasks, seed)
     num_layers = check_int(num_layers, "num_layers")
     supervise_at = _check_supervise_at(supervise_at or {}, tasks, num_layers)
-    inputs, layers = _shared_stack(tasks, input_shape, vocab_size, embedding_dim,
-                                   units, num_layers, dropout, encoder, seed)
+    inputs, layers = _shared_stack(
+        tasks,
+        input_shape,
+        vocab_size,
+        embedding_dim,
+        units,
+        num_layers,
+        dropout,
+        encoder,
+        seed,
+    )
     outputs = {
-        t.name: task_head(t, layers[supervise_at.get(t.name, num_layers) - 1],
-                          inputs.is_sequence)
+        t.name: task_head(
+            t, layers[supervise_at.get(t.name, num_layers) - 1], inputs.is_sequence
+        )
         for t in tasks
     }
     return compile_model(inputs, outputs, tasks, name, learning_rate)
@@ -112,8 +162,10 @@ def _check_supervise_at(supervise_at, tasks, num_layers):
                 f"`supervise_at` names unknown task {task_name!r}. Expected one "
                 f"of {names}."
             )
-        if isinstance(layer, bool) or not isinstance(layer, int) or not (
-            1 <= layer <= num_layers
+        if (
+            isinstance(layer, bool)
+            or not isinstance(layer, int)
+            or not (1 <= layer <= num_layers)
         ):
             raise ValueError(
                 f"`supervise_at[{task_name!r}]` must be a layer index in "
@@ -122,9 +174,20 @@ def _check_supervise_at(supervise_at, tasks, num_layers):
     return supervise_at
 
 
-def single_task(tasks, *, input_shape=None, vocab_size=None, embedding_dim=64,
-                units=64, num_layers=2, dropout=0.0, encoder=None,
-                learning_rate=1e-3, seed=None, name="single_task"):
+def single_task(
+    tasks,
+    *,
+    input_shape=None,
+    vocab_size=None,
+    embedding_dim=64,
+    units=64,
+    num_layers=2,
+    dropout=0.0,
+    encoder=None,
+    learning_rate=1e-3,
+    seed=None,
+    name="single_task",
+):
     """Independent models, one encoder stack and head per task, in one model.
 
     The tasks share nothing but the input (and the token embedding table,
@@ -147,8 +210,9 @@ def single_task(tasks, *, input_shape=None, vocab_size=None, embedding_dim=64,
     check_stack_arguments(units, num_layers, dropout, encoder)
     outputs = {}
     for task in tasks:
-        layers = encoder_stack(inputs.features, encoder, units, num_layers,
-                               dropout, f"{task.name}_", seed)
+        layers = encoder_stack(
+            inputs.features, encoder, units, num_layers, dropout, f"{task.name}_", seed
+        )
         outputs[task.name] = task_head(task, layers[-1], inputs.is_sequence)
     return compile_model(inputs, outputs, tasks, name, learning_rate)
 

@@ -20,11 +20,27 @@ from keras_mtl.models.components import (
 ORTHOGONALITY = ("weights", "activations")
 
 
-def sluice(tasks, *, num_subspaces=2, alpha_init="imbalanced", beta_init="last",
-           orthogonality_weight=0.1, orthogonality="weights", alpha_trainable=True,
-           beta_trainable=True, input_shape=None, vocab_size=None,
-           embedding_dim=64, units=64, num_layers=2, dropout=0.0, encoder=None,
-           learning_rate=1e-3, seed=None, name="sluice"):
+def sluice(
+    tasks,
+    *,
+    num_subspaces=2,
+    alpha_init="imbalanced",
+    beta_init="last",
+    orthogonality_weight=0.1,
+    orthogonality="weights",
+    alpha_trainable=True,
+    beta_trainable=True,
+    input_shape=None,
+    vocab_size=None,
+    embedding_dim=64,
+    units=64,
+    num_layers=2,
+    dropout=0.0,
+    encoder=None,
+    learning_rate=1e-3,
+    seed=None,
+    name="sluice",
+):
     """A sluice network (Ruder et al., AAAI 2019).
 
     Every task has its own encoder stack. After each layer k a `SluiceUnit`
@@ -76,8 +92,9 @@ def sluice(tasks, *, num_subspaces=2, alpha_init="imbalanced", beta_init="last",
     for k in range(1, num_layers + 1):
         hidden = []
         for task, x in zip(tasks, states):
-            layer = encoder_layer(encoder, units, f"{task.name}_layer_{k}",
-                                  num_subspaces, weight_penalty)
+            layer = encoder_layer(
+                encoder, units, f"{task.name}_layer_{k}", num_subspaces, weight_penalty
+            )
             hidden.append(
                 maybe_dropout(layer(x), dropout, f"{task.name}_dropout_{k}", seed)
             )
@@ -92,8 +109,12 @@ def sluice(tasks, *, num_subspaces=2, alpha_init="imbalanced", beta_init="last",
         mixed.append(states)
     outputs = {}
     for m, task in enumerate(tasks):
-        mixture = LayerMixture(num_layers, beta_inits[task.name],
-                               trainable=beta_trainable, name=f"{task.name}_beta")
+        mixture = LayerMixture(
+            num_layers,
+            beta_inits[task.name],
+            trainable=beta_trainable,
+            name=f"{task.name}_beta",
+        )
         top = mixture([layer_states[m] for layer_states in mixed])
         outputs[task.name] = task_head(task, top, inputs.is_sequence)
     return compile_model(inputs, outputs, tasks, name, learning_rate)
@@ -106,14 +127,14 @@ def _beta_inits(beta_init, tasks):
     unknown = sorted(set(beta_init) - set(names))
     if unknown:
         raise ValueError(
-            f"`beta_init` names unknown task(s) {unknown}. Expected keys among "
-            f"{names}."
+            f"`beta_init` names unknown task(s) {unknown}. Expected keys among {names}."
         )
     return {name: beta_init.get(name, "last") for name in names}
 
 
-def cross_stitch(tasks, *, alpha_init="imbalanced", alpha_trainable=True,
-                 num_layers=2, **kwargs):
+def cross_stitch(
+    tasks, *, alpha_init="imbalanced", alpha_trainable=True, num_layers=2, **kwargs
+):
     """A cross-stitch network (Misra et al., CVPR 2016) as a sluice special case.
 
     `sluice` with one subspace per task (S = 1, so α is `(M, M)`), trainable
@@ -138,8 +159,13 @@ def cross_stitch(tasks, *, alpha_init="imbalanced", alpha_trainable=True,
     >>> model = cross_stitch([Task("a", 3), Task("b", 2)], input_shape=(8,))
     """
     num_layers = check_int(num_layers, "num_layers")
-    for fixed in ("num_subspaces", "beta_init", "beta_trainable",
-                  "orthogonality_weight", "orthogonality"):
+    for fixed in (
+        "num_subspaces",
+        "beta_init",
+        "beta_trainable",
+        "orthogonality_weight",
+        "orthogonality",
+    ):
         if fixed in kwargs:
             raise TypeError(
                 f"cross_stitch() fixes `{fixed}`; use sluice() to change it."

@@ -1,0 +1,138 @@
+"""Benchmark: TreeGroupedDense training throughput and the proximal step's cost.
+
+Compares a `TreeGroupedDense` head with independent per-task Dense heads of
+the same size on the same input (both linear heads on features), and times
+the proximal step alone as the number of tasks grows.
+
+    python -m benchmarks.tree [--quick] [--output tree.json]
+"""
+
+import argparse
+import json
+import time
+
+import keras
+import numpy as np
+from tabulate import tabulate
+
+from benchmarks.timing import peak_rss_mb, record, training_examples_per_s
+from keras_mtl.layers.tree_grouped_dense import TreeGroupedDense
+from keras_mtl.layers.tree_prox import proximal_step
+from keras_mtl.losses import MaskedLoss
+
+
+def _data(num_tasks, batch_size, dim, units):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch_size, dim)).astype("float32")
+    task = rng.integers(num_tasks, size=batch_size)
+    values = rng.normal(size=(batch_size, units)).astype("float32")
+    y = {
+        f"t{t}": np.where((task == t)[:, None], values, np.nan).astype("float32")
+        for t in range(num_tasks)
+    }
+    return x, y
+
+
+def _compile(inputs, outputs, names):
+    model = keras.Model(inputs, dict(zip(names, outputs)))
+    model.compile("adam", loss={n: MaskedLoss("mse", False) for n in names})
+    return model
+
+
+def tree_model(num_tasks, dim, units, **kwargs):
+    inputs = keras.Input((dim,))
+    outputs = TreeGroupedDense(units, num_tasks, **kwargs)(inputs)
+    return _compile(inputs, outputs, [f"t{t}" for t in range(num_tasks)])
+
+
+def dense_heads(num_tasks, dim, units):
+    inputs = keras.Input((dim,))
+    outputs = [keras.layers.Dense(units)(inputs) for _ in range(num_tasks)]
+    return _compile(inputs, outputs, [f"t{t}" for t in range(num_tasks)])
+
+
+def prox_seconds(num_tasks, params, repeats=5):
+    values = keras.ops.convert_to_tensor(
+        np.random.default_rng(0).normal(size=(3, num_tasks, params)).astype("float32")
+    )
+    proximal_step(values, [1e-4, 1e-3, 1e-2])
+    start = time.perf_counter()
+    for _ in range(repeats):
+        keras.ops.convert_to_numpy(proximal_step(values, [1e-4, 1e-3, 1e-2]))
+    return (time.perf_counter() - start) / repeats
+
+
+def run(quick=False, batch_size=256):
+    """Runs the benchmark; returns a list of records (benchmarks.timing.record)."""
+    dim, units = 28, 8
+    repeats = 3 if quick else 10
+    records = []
+    for num_tasks in (8,) if quick else (8, 32):
+        x, y = _data(num_tasks, batch_size, dim, units)
+        base, _ = training_examples_per_s(
+            dense_heads(num_tasks, dim, units), x, y, batch_size, repeats=repeats
+        )
+        for every in (1, 10):
+            model = tree_model(num_tasks, dim, units, prox_every=every)
+            speed, _ = training_examples_per_s(model, x, y, batch_size, repeats=repeats)
+            records.append(
+                record(
+                    f"tree_head(T={num_tasks},prox_every={every})",
+                    f"dense_heads(T={num_tasks})",
+                    batch_size,
+                    speed,
+                    base,
+                    num_tasks=num_tasks,
+                    peak_rss_mb=peak_rss_mb(),
+                    prox_step_ms=prox_seconds(num_tasks, (dim + 1) * units) * 1e3,
+                )
+            )
+    return records
+
+
+def prox_scaling(quick=False, params=29):
+    """Seconds of one proximal step (H=3, K=10) as the number of tasks grows."""
+    tasks = (8, 139) if quick else (8, 32, 139, 278)
+    return [(t, prox_seconds(t, params)) for t in tasks]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--output", default="tree_benchmark.json")
+    args = parser.parse_args()
+    records = run(args.quick, args.batch_size)
+    prox = prox_scaling(args.quick)
+    print(
+        tabulate(
+            [
+                (
+                    r["model"],
+                    r["baseline"],
+                    r["backend"],
+                    f"{r['examples_per_s']:.0f}",
+                    f"{r['baseline_examples_per_s']:.0f}",
+                    f"{r['ratio']:.2f}",
+                )
+                for r in records
+            ],
+            headers=["model", "baseline", "backend", "ex/s", "baseline ex/s", "ratio"],
+        )
+    )
+    print(
+        tabulate(
+            [(t, f"{s * 1e3:.2f}") for t, s in prox],
+            headers=["tasks (P=29, H=3, K=10)", "prox step ms"],
+        )
+    )
+    with open(args.output, "w") as f:
+        json.dump(
+            {"records": records, "prox_ms": {str(t): s * 1e3 for t, s in prox}},
+            f,
+            indent=2,
+        )
+
+
+if __name__ == "__main__":
+    main()

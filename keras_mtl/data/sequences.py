@@ -1,0 +1,112 @@
+"""Padding and length-bucketed batching of token sequences (backend-agnostic)."""
+
+import math
+
+import keras
+import numpy as np
+
+
+def pad_sequences(sequences, length=None, value=0, dtype="int32"):
+    """Pads (or truncates) a list of 1-D integer sequences to one length.
+
+    Args:
+        sequences: list of lists/arrays of ints.
+        length: int or None. Target length; defaults to the longest sequence.
+        value: Fill value (0 for tokens, -1 for missing tag labels).
+        dtype: Output dtype.
+
+    Returns:
+        A numpy array `(len(sequences), length)`.
+    """
+    length = length or max((len(s) for s in sequences), default=1)
+    out = np.full((len(sequences), length), value, dtype=dtype)
+    for i, seq in enumerate(sequences):
+        seq = np.asarray(seq[:length], dtype=dtype)
+        out[i, : len(seq)] = seq
+    return out
+
+
+class BucketedSequences(keras.utils.PyDataset):
+    """Batches of padded sequences, grouped by length to cut padding.
+
+    Examples are sorted into batches of similar length; each batch is padded
+    to a multiple of `bucket_width` (so only a few distinct shapes are traced)
+    and batches are shuffled every epoch. Works with `model.fit` on every
+    backend.
+
+    Args:
+        x: numpy array `(N, T)` of token ids, 0 = padding.
+        y: dict of label arrays: `(N, T)` per-token labels (padding -1) or
+            `(N,)` per-sentence labels. May be `None` (inference).
+        batch_size: int. Examples per batch. Defaults to `32`.
+        bucket_width: int. Batch lengths are rounded up to a multiple of this.
+            Defaults to `16`.
+        shuffle: bool. Shuffle batch order (and examples within a length
+            group) every epoch. Defaults to `True`.
+        seed: int or None. Seed of the shuffling.
+
+    Example:
+
+    >>> data = BucketedSequences(x_train, y_train, batch_size=32)
+    >>> model.fit(data, epochs=3)
+    """
+
+    def __init__(
+        self,
+        x,
+        y=None,
+        batch_size=32,
+        bucket_width=16,
+        shuffle=True,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.x = np.asarray(x)
+        self.y = y
+        self.batch_size = int(batch_size)
+        self.bucket_width = int(bucket_width)
+        self.shuffle = shuffle
+        self._rng = np.random.default_rng(seed)
+        self.lengths = np.sum(self.x != 0, axis=1)
+        self._make_batches()
+
+    def _make_batches(self):
+        jitter = self._rng.random(len(self.x)) if self.shuffle else 0
+        order = np.argsort(self.lengths + jitter, kind="stable")
+        self._batches = [
+            order[i : i + self.batch_size]
+            for i in range(0, len(order), self.batch_size)
+        ]
+        if self.shuffle:
+            self._rng.shuffle(self._batches)
+        else:
+            # Longest batch first: the first batches Keras peeks at to infer
+            # the input signature then differ in length (a dynamic time axis).
+            self._batches.insert(0, self._batches.pop())
+
+    def example_order(self):
+        """Row indices of `x` in the order the batches yield them."""
+        return np.concatenate(self._batches)
+
+    def __len__(self):
+        return len(self._batches)
+
+    def __getitem__(self, index):
+        rows = self._batches[index]
+        longest = max(int(self.lengths[rows].max()), 1)
+        width = min(
+            self.x.shape[1], math.ceil(longest / self.bucket_width) * self.bucket_width
+        )
+        x = self.x[rows, :width]
+        if self.y is None:
+            return (x,)
+        y = {
+            name: labels[rows, :width] if labels.ndim == 2 else labels[rows]
+            for name, labels in self.y.items()
+        }
+        return x, y
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self._make_batches()

@@ -1,0 +1,110 @@
+import os
+import tempfile
+
+import keras
+import numpy as np
+import pytest
+from testing import assert_allclose, assert_model_roundtrip
+
+from keras_mtl.models.tree import linkage_from_partitions, plot_tree_dendrogram, tree
+from keras_mtl.task import Task
+
+
+def task_indexed_data(num_tasks=4, per_task=8, dim=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(num_tasks * per_task, dim)).astype("float32")
+    ids = np.repeat(np.arange(num_tasks), per_task)
+    values = rng.normal(size=len(x)).astype("float32")
+    y = {
+        f"t{t}": np.where(ids == t, values, np.nan).astype("float32")
+        for t in range(num_tasks)
+    }
+    return x, y
+
+
+def test_linear_model_is_tree_head_on_features():
+    tasks = [Task(f"t{t}") for t in range(4)]
+    model = tree(tasks, input_shape=(3,), num_layers=0, seed=0)
+    head = model.get_layer("tree_head")
+    assert [layer.name for layer in model.layers] == ["features", "tree_head"] + [
+        f"t{t}" for t in range(4)
+    ]
+    x, y = task_indexed_data()
+    model.fit(x, y, batch_size=len(x), epochs=2, verbose=0)
+    kernels = head.task_kernels()
+    bias = head.level_components().sum(0).reshape(4, 4, 1)[:, 3, 0]
+    predictions = model.predict(x, verbose=0)
+    for t in range(4):
+        assert_allclose(predictions[f"t{t}"][:, 0], x @ kernels[t, :, 0] + bias[t])
+    assert len(head.tree()) == 3
+
+
+def test_fit_with_missing_labels_and_roundtrip():
+    tasks = [Task(f"t{t}") for t in range(4)]
+    model = tree(
+        tasks,
+        input_shape=(3,),
+        num_layers=1,
+        units=8,
+        fusion_weights=[0.1, 1.0],
+        num_levels=2,
+        seed=0,
+    )
+    x, y = task_indexed_data()
+    history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    restored = assert_model_roundtrip(model, x)
+    assert restored.get_layer("tree_head").tree() == model.get_layer("tree_head").tree()
+
+
+def test_classification_tasks():
+    tasks = [Task("a", num_classes=3), Task("b", num_classes=3)]
+    model = tree(tasks, input_shape=(3,), num_layers=0, seed=0)
+    x = np.random.default_rng(0).normal(size=(6, 3)).astype("float32")
+    y = {"a": np.array([0, 1, 2, -1, -1, -1]), "b": np.array([-1, -1, -1, 2, 1, 0])}
+    model.fit(x, y, epochs=1, verbose=0)
+    assert_allclose(model.predict(x, verbose=0)["a"].sum(-1), np.ones(6))
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="output width"):
+        tree([Task("a", 3), Task("b")], input_shape=(3,))
+    with pytest.raises(ValueError, match="num_levels"):
+        tree([Task("a")], input_shape=(3,), num_levels=0)
+    with pytest.raises(ValueError, match="fusion_weights"):
+        tree([Task("a")], input_shape=(3,), fusion_weights=[1.0])
+    with pytest.raises(ValueError, match="num_layers"):
+        tree([Task("a")], input_shape=(3,), num_layers=-1)
+    with pytest.raises(ValueError, match="input_shape"):
+        tree([Task("a")], input_shape=(3, 2))
+
+
+def test_dendrogram_from_partitions():
+    partitions = [[[0, 1, 2, 3]], [[0, 1], [2, 3]], [[0], [1], [2], [3]]]
+    linkage = linkage_from_partitions(partitions)
+    assert linkage.shape == (3, 4)
+    assert list(linkage[:, 2]) == [2.0, 2.0, 3.0]
+    assert linkage[-1, 3] == 4
+    path = os.path.join(tempfile.mkdtemp(), "tree.png")
+    plot_tree_dendrogram(partitions, path, task_names=list("abcd"))
+    assert os.path.getsize(path) > 1000
+    apart = linkage_from_partitions([[[0], [1, 2]], [[0], [1], [2]]])
+    assert list(apart[:, 2]) == [2.0, 3.0]
+
+
+def test_fit_applies_prox_on_every_backend():
+    tasks = [Task(f"t{t}") for t in range(4)]
+    model = tree(
+        tasks,
+        input_shape=(3,),
+        num_layers=0,
+        fusion_weights=[0, 0, 1e4],
+        learning_rate=1e-2,
+        seed=0,
+    )
+    x, y = task_indexed_data()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    head = model.get_layer("tree_head")
+    assert int(keras.ops.convert_to_numpy(head.prox_calls)) == 8
+    assert head.tree()[0] == [[0, 1, 2, 3]]
+    assert len(head.tree()[-1]) == 4
