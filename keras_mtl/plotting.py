@@ -44,16 +44,7 @@ def plot_sluice_weights(model, path):
         ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
         ax.set_yticks(range(len(labels)), labels, fontsize=7)
         ax.set_title(f"α {unit.name}", fontsize=9)
-        for (i, j), value in _cells(alpha):
-            ax.text(
-                j,
-                i,
-                f"{value:.2f}",
-                ha="center",
-                va="center",
-                fontsize=6,
-                color="white" if value < alpha.max() / 2 else "black",
-            )
+        _annotate(ax, alpha)
         fig.colorbar(image, ax=ax, fraction=0.046)
     if mixtures:
         ax = axes[0][-1]
@@ -66,6 +57,7 @@ def plot_sluice_weights(model, path):
             fontsize=7,
         )
         ax.set_title("β (layer mixture)", fontsize=9)
+        _annotate(ax, betas)
         fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -73,7 +65,11 @@ def plot_sluice_weights(model, path):
     return fig
 
 
-def _cells(matrix):
+def _annotate(ax, matrix):
+    top = max(max(row) for row in matrix)
     for i, row in enumerate(matrix):
         for j, value in enumerate(row):
-            yield (i, j), float(value)
+            color = "white" if value < top / 2 else "black"
+            ax.text(
+                j, i, f"{value:.2f}", ha="center", va="center", fontsize=6, color=color
+            )

@@ -204,3 +204,14 @@ def test_training_loss_ignores_missing_labels_exactly():
     np.testing.assert_allclose(results["a_loss"], ce, rtol=1e-4)
     np.testing.assert_allclose(results["b_loss"], mse, rtol=1e-4)
     np.testing.assert_allclose(results["loss"], ce + mse, rtol=1e-4)
+
+
+def test_sluice_trains_under_mixed_precision():
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    x, y = feature_data()
+    model = build("sluice", FEATURE_TASKS, input_shape=(5,))
+    unit = model.get_layer("sluice_unit_1")
+    assert unit.compute_dtype == "bfloat16" and unit.alpha.dtype == "float32"
+    history = model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert model.predict(x, verbose=0)["a"].dtype == np.float32
