@@ -1,0 +1,217 @@
+"""MRN benchmark: the cost of the tensor-normal prior and its covariance updates.
+
+1. Training examples/s of `mrn` (prior + flip-flop updates every 100 steps)
+   against the same network without them (`prior_weight=0`, no update), with
+   a small conv backbone on 32×32 images and on 800-d feature vectors.
+2. How the cost grows with input width D1, output width D2 and task count T:
+   a lone `MultilinearPriorLayer` trained with an update at every step, and
+   the eager time of one flip-flop update.
+
+    KERAS_BACKEND=jax python -m benchmarks.mrn [--quick] [--output mrn.json]
+"""
+
+import argparse
+import json
+import statistics
+import time
+
+import keras
+import numpy as np
+from tabulate import tabulate
+
+from benchmarks.timing import peak_rss_mb, record, training_examples_per_s
+from keras_mtl.layers.multilinear_prior import MultilinearPriorLayer, flip_flop
+from keras_mtl.models.mrn import mrn
+from keras_mtl.task import Task
+
+NEVER = 10**9  # update_every that never fires within a benchmark
+
+
+def _conv_backbone():
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(32, 3, activation="relu")(inputs)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(64, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, x, name="conv_backbone")
+
+
+def _labels(tasks, n, rng):
+    owner = np.arange(n) % len(tasks)
+    labels = rng.integers(0, 10, size=n)
+    return {
+        t.name: np.where(owner == i, labels, -1).astype("int32")
+        for i, t in enumerate(tasks)
+    }
+
+
+def _builder_records(batch_size, repeats):
+    rng = np.random.default_rng(0)
+    tasks = [Task(f"task{i}", num_classes=10) for i in range(4)]
+    settings = {
+        "conv backbone 32x32": dict(
+            x=rng.normal(size=(batch_size, 32, 32, 3)),
+            kwargs=dict(backbone=_conv_backbone),
+        ),
+        "features 800-d": dict(
+            x=rng.normal(size=(batch_size, 800)),
+            kwargs=dict(input_shape=(800,), num_layers=0),
+        ),
+    }
+    records = []
+    for setting, spec in settings.items():
+        x = spec["x"].astype("float32")
+        y = _labels(tasks, batch_size, rng)
+        speeds = {}
+        for label, prior in (
+            ("mrn", dict(update_every=100)),
+            ("no_prior", dict(prior_weight=0.0, update_every=NEVER)),
+        ):
+            kwargs = dict(spec["kwargs"])
+            if "backbone" in kwargs:
+                kwargs["backbone"] = kwargs["backbone"]()
+            model = mrn(tasks, units=64, seed=0, **kwargs, **prior)
+            speeds[label], _ = training_examples_per_s(
+                model, x, y, batch_size, repeats=repeats
+            )
+            keras.backend.clear_session()
+        records.append(
+            record(
+                f"mrn ({setting})",
+                f"no prior/updates ({setting})",
+                batch_size,
+                speeds["mrn"],
+                speeds["no_prior"],
+                setting=setting,
+                update_every=100,
+                peak_rss_mb=peak_rss_mb(),
+            )
+        )
+    return records
+
+
+def _lone_layer_model(d1, d2, tasks, **layer_kwargs):
+    inputs = keras.Input((d1,))
+    outputs = MultilinearPriorLayer(d2, tasks, name="prior", **layer_kwargs)(inputs)
+    model = keras.Model(inputs, {f"t{i}": o for i, o in enumerate(outputs)})
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    return model
+
+
+def _update_ms(layer, repeats=5):
+    w = keras.ops.convert_to_tensor(layer.kernel)
+    precisions = [keras.ops.eye(n) for n in w.shape]
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        keras.ops.convert_to_numpy(flip_flop(w, precisions, 1e-3)[-1])
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times[1:])
+
+
+def _growth_records(batch_size, quick, repeats):
+    shapes = [
+        (64, 64, 4),
+        (256, 64, 4),
+        (1024, 64, 4),
+        (256, 16, 4),
+        (256, 256, 4),
+        (256, 64, 2),
+        (256, 64, 8),
+        (256, 64, 16),
+    ]
+    if quick:
+        shapes = [(64, 16, 4), (256, 16, 4), (64, 64, 4), (64, 16, 8)]
+    rng = np.random.default_rng(1)
+    records = []
+    for d1, d2, tasks in shapes:
+        x = rng.normal(size=(batch_size, d1)).astype("float32")
+        y = {
+            f"t{i}": rng.normal(size=(batch_size, d2)).astype("float32")
+            for i in range(tasks)
+        }
+        speeds = {}
+        for label, kwargs in (
+            ("every_step", dict(update_every=1)),
+            ("prior_only", dict(update_every=NEVER)),
+            ("plain", dict(prior_weight=0.0, update_every=NEVER)),
+        ):
+            model = _lone_layer_model(d1, d2, tasks, **kwargs)
+            speeds[label], _ = training_examples_per_s(
+                model, x, y, batch_size, repeats=repeats
+            )
+            if label == "every_step":
+                update_ms = _update_ms(model.get_layer("prior"))
+            keras.backend.clear_session()
+        step_ms = {k: 1000 * batch_size / v for k, v in speeds.items()}
+        records.append(
+            record(
+                f"MultilinearPriorLayer D1={d1} D2={d2} T={tasks} (update every step)",
+                "same layer without prior/updates",
+                batch_size,
+                speeds["every_step"],
+                speeds["plain"],
+                d1=d1,
+                d2=d2,
+                tasks=tasks,
+                prior_only_ratio=speeds["prior_only"] / speeds["plain"],
+                step_ms=step_ms["every_step"],
+                prior_only_step_ms=step_ms["prior_only"],
+                plain_step_ms=step_ms["plain"],
+                eager_update_ms=update_ms,
+            )
+        )
+    return records
+
+
+def run(quick=False, batch_size=64):
+    """Runs the benchmark; returns a list of `benchmarks.timing.record` dicts."""
+    repeats = 5 if quick else 20
+    records = []
+    if not quick:
+        records += _builder_records(batch_size, repeats)
+    records += _growth_records(batch_size, quick, repeats)
+    return records
+
+
+def table(records):
+    rows = [
+        [
+            r["model"],
+            r["backend"],
+            r["batch_size"],
+            f"{r['examples_per_s']:.0f}",
+            f"{r['baseline_examples_per_s']:.0f}",
+            f"{r['ratio']:.2f}",
+            f"{r['prior_only_ratio']:.2f}" if "prior_only_ratio" in r else "",
+            f"{r['eager_update_ms']:.1f}" if "eager_update_ms" in r else "",
+        ]
+        for r in records
+    ]
+    headers = [
+        "model",
+        "backend",
+        "batch",
+        "ex/s",
+        "baseline ex/s",
+        "ratio",
+        "prior-only ratio",
+        "one update (ms, eager)",
+    ]
+    return tabulate(rows, headers, tablefmt="github")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--output", default="mrn_benchmark.json")
+    args = parser.parse_args(argv)
+    records = run(quick=args.quick, batch_size=args.batch_size)
+    print(table(records))
+    with open(args.output, "w") as handle:
+        json.dump(records, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,403 @@
+"""Task-specific dense weights under a tensor-normal prior (MRN, Long et al.)."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_mtl.arguments import check_choice, check_float, check_int
+
+COVARIANCES = ("all", "task")
+# Released-code constants of the `covariances="task"` scheme.
+_TASK_MODE_MIN_EIGENVALUE = 0.1
+_TASK_MODE_MAX_TRACE = 3000.0
+_TASK_MODE_EPSILON = 1e-5
+
+
+def mode_products(w, p1=None, p2=None, p3=None):
+    """`W ×1 p1 ×2 p2 ×3 p3` for `w (D1, D2, T)`; a `None` factor is skipped.
+
+    Each `p_k` is a symmetric `(D_k, D_k)` matrix; the product never forms a
+    Kronecker product: it costs `O(D1 D2 T (D1 + D2 + T))`.
+    """
+    if p3 is not None:
+        w = ops.einsum("ijt,tu->iju", w, p3)
+    if p2 is not None:
+        w = ops.einsum("ijt,jk->ikt", w, p2)
+    if p1 is not None:
+        w = ops.einsum("ijt,ia->ajt", w, p1)
+    return w
+
+
+def _gram(w, mode, p1=None, p2=None, p3=None):
+    """`W_(k) (⊗ of the other two precisions) W_(k)ᵀ` for mode `k` in 0, 1, 2."""
+    weighted = mode_products(w, p1, p2, p3)
+    spec = {0: "ijt,ajt->ia", 1: "ijt,iat->ja", 2: "ijt,ija->ta"}[mode]
+    return ops.einsum(spec, weighted, w)
+
+
+def _symmetric_eigh(matrix):
+    matrix = 0.5 * (matrix + ops.transpose(matrix))
+    return ops.eigh(matrix)
+
+
+def _from_eigen(values, vectors):
+    return ops.matmul(vectors * ops.expand_dims(values, 0), ops.transpose(vectors))
+
+
+def normalized_covariance(gram, count, epsilon):
+    """`gram / count + εI`, rescaled to trace = its dimension, and its inverse.
+
+    The inverse is formed from the eigendecomposition, with eigenvalues
+    floored at `epsilon` (so no precision entry exceeds `1 / epsilon`).
+
+    Returns:
+        `(covariance, precision)`, both float32 `(D, D)`.
+    """
+    dim = gram.shape[0]
+    covariance = gram / count + epsilon * ops.eye(dim, dtype="float32")
+    covariance = covariance * (dim / ops.trace(covariance))
+    values, vectors = _symmetric_eigh(covariance)
+    values = ops.maximum(values, epsilon)
+    return _from_eigen(values, vectors), _from_eigen(1.0 / values, vectors)
+
+
+def task_only_precision(w, epsilon=_TASK_MODE_EPSILON):
+    """The released code's task precision, with Σ1 = Σ2 = I.
+
+    `W_(3) W_(3)ᵀ + εI` is decomposed (eigh; for this symmetric PSD matrix
+    its eigenvalues are its singular values); eigenvalues `s > 0.1` are
+    inverted, the others dropped, and the precision's trace is capped at 3000.
+
+    Returns:
+        `(covariance, precision)`, both float32 `(T, T)`.
+    """
+    tasks = w.shape[-1]
+    covariance = _gram(w, 2) + epsilon * ops.eye(tasks, dtype="float32")
+    values, vectors = _symmetric_eigh(covariance)
+    keep = ops.greater(values, _TASK_MODE_MIN_EIGENVALUE)
+    inverse = ops.where(keep, 1.0 / ops.maximum(values, _TASK_MODE_MIN_EIGENVALUE), 0.0)
+    precision = _from_eigen(inverse, vectors)
+    trace = ops.trace(precision)
+    precision = precision * ops.minimum(
+        1.0, _TASK_MODE_MAX_TRACE / ops.maximum(trace, 1e-12)
+    )
+    return covariance, precision
+
+
+def flip_flop(w, precisions, epsilon):
+    """One round of MRN's flip-flop covariance updates (SPEC.md §3).
+
+    Σ1 is re-estimated with the current Ω2, Ω3; then Σ2 with the new Ω1 and
+    Ω3; then Σ3 with the new Ω1, Ω2. Each is `W_(k) (⊗ other Ω) W_(k)ᵀ /
+    (product of the other dims) + εI`, rescaled to trace = its dimension.
+
+    Args:
+        w: float32 tensor `(D1, D2, T)`.
+        precisions: `(Ω1, Ω2, Ω3)`, the current precisions.
+        epsilon: float. Ridge ε.
+
+    Returns:
+        `(Σ1, Ω1, Σ2, Ω2, Σ3, Ω3)`.
+    """
+    d1, d2, t = w.shape
+    _, p2, p3 = precisions
+    c1, p1 = normalized_covariance(_gram(w, 0, None, p2, p3), d2 * t, epsilon)
+    c2, p2 = normalized_covariance(_gram(w, 1, p1, None, p3), d1 * t, epsilon)
+    c3, p3 = normalized_covariance(_gram(w, 2, p1, p2, None), d1 * d2, epsilon)
+    return c1, p1, c2, p2, c3, p3
+
+
+def _task_initializer(initializer, task):
+    """A copy of `initializer` drawing different values for each task.
+
+    A Keras initializer returns the same values at every call; random ones
+    are re-created with seed `seed + task` (or a fresh seed when unseeded).
+    """
+    config = initializer.get_config()
+    if "seed" not in config:
+        return initializer
+    if config["seed"] is not None:
+        config["seed"] = int(config["seed"]) + task
+    return initializer.__class__.from_config(config)
+
+
+def correlation(covariance):
+    """The correlation matrix of a covariance matrix (numpy)."""
+    covariance = np.asarray(covariance, dtype="float64")
+    scale = np.sqrt(np.clip(np.diag(covariance), 1e-30, None))
+    return (covariance / np.outer(scale, scale)).astype("float32")
+
+
+@keras.saving.register_keras_serializable(package="keras_mtl")
+class MultilinearPriorLayer(keras.layers.Layer):
+    """Task-specific dense layers whose stacked weights carry a tensor-normal prior.
+
+    The layer holds one dense map per task, stacked as `W (D1, D2, T)` (input
+    × output × task). The prior `vec(W) ~ N(0, Σ3 ⊗ Σ2 ⊗ Σ1)` (feature,
+    class/output and task covariances) adds
+    `½ · prior_weight · vec(W)ᵀ (Ω3 ⊗ Ω2 ⊗ Ω1) vec(W)` to the loss, computed
+    with mode products (the Kronecker product is never formed). The
+    covariances and their inverses Ω are non-trainable float32 weights,
+    refreshed every `update_every` training steps by the flip-flop updates
+    (each rescaled to trace = its dimension; inverses via `eigh`). The
+    refresh runs inside `call(training=True)` with a step counter and
+    `ops.cond`, so it works inside `model.fit` on every backend (JAX's
+    stateless training included). Until the first refresh all Σ are `I`.
+
+    Args:
+        units: int. Output width of each task's map (D2).
+        num_tasks: int. Number of tasks T.
+        prior_weight: float. λ; 0 removes the prior term (the covariances are
+            still refreshed). Defaults to `1e-3`.
+        update_every: int. Training steps between covariance refreshes.
+            Defaults to `100`.
+        covariances: `"all"` (feature, class and task covariances, the
+            paper) or `"task"` (the released code: Σ1 = Σ2 = I fixed, only
+            the task precision refreshed: inverse of `W_(3)W_(3)ᵀ + εI` with
+            eigenvalues ≤ 0.1 dropped and its trace capped at 3000).
+            Defaults to `"all"`.
+        epsilon: float. ε of the `"all"` updates, added to each covariance
+            before rescaling (the rescaled eigenvalues are also floored at ε,
+            so no precision exceeds 1/ε). ε is absolute, so it acts relative
+            to the scale of the weights: it must not be negligible next to
+            the covariance's eigenvalues, or the flip-flop keeps returning
+            the previous Σ3 whenever D1 ≥ D2·T (the estimate from the one
+            sample W is then degenerate). `"task"` mode uses the released
+            code's 1e-5. Defaults to `1e-3`.
+        activation: Activation of the outputs. Defaults to `None`.
+        use_bias: bool. Per-task biases (not under the prior). Defaults to
+            `True`.
+        kernel_initializer: Initializer applied to each task's `(D1, D2)`
+            matrix. Defaults to `"glorot_uniform"`.
+        bias_initializer: Defaults to `"zeros"`.
+        **kwargs: Base layer arguments (`name`, `dtype`, `trainable`).
+
+    Call arguments:
+        inputs: one tensor `(B, D1)` shared by all tasks, or a list of
+            `num_tasks` tensors `(B, D1)`, one per task.
+        training: bool. Refreshes the counter and, when due, the covariances.
+
+    Returns:
+        list of `num_tasks` tensors `(B, units)`.
+
+    Example:
+
+    >>> layer = MultilinearPriorLayer(10, num_tasks=3, update_every=50)
+    >>> outputs = layer(np.ones((4, 16), "float32"))
+    >>> len(outputs), tuple(outputs[0].shape), layer.task_covariance().shape
+    (3, (4, 10), (3, 3))
+
+    Reference:
+        Long, Cao, Wang, Yu. Learning Multiple Tasks with Multilinear
+        Relationship Networks. NIPS 2017.
+    """
+
+    def __init__(
+        self,
+        units,
+        num_tasks,
+        prior_weight=1e-3,
+        update_every=100,
+        covariances="all",
+        epsilon=1e-3,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = check_int(units, "units")
+        self.num_tasks = check_int(num_tasks, "num_tasks")
+        self.prior_weight = check_float(prior_weight, "prior_weight")
+        self.update_every = check_int(update_every, "update_every")
+        self.covariances = check_choice(covariances, "covariances", COVARIANCES)
+        self.epsilon = check_float(epsilon, "epsilon")
+        if self.epsilon <= 0:
+            raise ValueError(f"`epsilon` must be > 0. Received: epsilon={epsilon}")
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def _input_width(self, input_shape):
+        if (
+            isinstance(input_shape, (list, tuple))
+            and input_shape
+            and isinstance(input_shape[0], (list, tuple))
+        ):
+            if len(input_shape) != self.num_tasks:
+                raise ValueError(
+                    f"MultilinearPriorLayer expects one tensor or a list of "
+                    f"num_tasks={self.num_tasks} tensors. Received "
+                    f"{len(input_shape)} inputs."
+                )
+            widths = {tuple(s)[-1] for s in input_shape}
+            if len(widths) != 1 or any(len(s) != 2 for s in input_shape):
+                raise ValueError(
+                    "All MultilinearPriorLayer inputs must have shape (batch, D) "
+                    f"with one D. Received: {list(input_shape)}"
+                )
+            return widths.pop()
+        if len(input_shape) != 2:
+            raise ValueError(
+                "MultilinearPriorLayer expects inputs of shape (batch, D). "
+                f"Received: input_shape={input_shape}"
+            )
+        return input_shape[-1]
+
+    def build(self, input_shape):
+        width = self._input_width(input_shape)
+        if width is None:
+            raise ValueError("The input width of MultilinearPriorLayer must be known.")
+        self.input_width = int(width)
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(self.input_width, self.units, self.num_tasks),
+            initializer=self._stacked_kernel_init,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(self.num_tasks, self.units),
+                initializer=self.bias_initializer,
+            )
+        dims = {
+            "feature": self.input_width,
+            "class": self.units,
+            "task": self.num_tasks,
+        }
+        kinds = dims if self.covariances == "all" else {"task": self.num_tasks}
+        self._statistics = [
+            self._statistic(f"{kind}_{role}", (dim, dim))
+            for kind, dim in kinds.items()
+            for role in ("covariance", "precision")
+        ]
+        self.steps_since_update = self._statistic("steps_since_update", (), "zeros")
+
+    def _stacked_kernel_init(self, shape, dtype=None):
+        d1, d2, tasks = shape
+        matrices = [
+            _task_initializer(self.kernel_initializer, t)((d1, d2), dtype=dtype)
+            for t in range(tasks)
+        ]
+        return ops.stack(matrices, axis=-1)
+
+    def _statistic(self, name, shape, initializer="identity"):
+        variable = self.add_weight(
+            name=name,
+            shape=shape,
+            initializer=initializer,
+            dtype="float32",
+            trainable=False,
+            autocast=False,
+        )
+        return variable
+
+    def call(self, inputs, training=None):
+        kernel = self.kernel
+        if isinstance(inputs, (list, tuple)):
+            x = ops.stack(list(inputs), axis=0)
+            y = ops.einsum("tbi,ijt->tbj", x, ops.cast(kernel, x.dtype))
+        else:
+            y = ops.einsum("bi,ijt->tbj", inputs, ops.cast(kernel, inputs.dtype))
+        if self.use_bias:
+            y = y + ops.expand_dims(ops.cast(self.bias, y.dtype), 1)
+        if self.activation is not None:
+            y = self.activation(y)
+        w = ops.cast(kernel, "float32")
+        precisions = self._refreshed_precisions(w, training)
+        if self.prior_weight:
+            self.add_loss(
+                self.prior_weight * 0.5 * ops.sum(w * mode_products(w, *precisions))
+            )
+        return ops.unstack(y, num=self.num_tasks, axis=0)
+
+    def _refreshed_precisions(self, w, training):
+        """Counts a training step, refreshes the statistics when due, and
+        returns the precisions `(Ω1, Ω2, Ω3)` to use (Ω1 = Ω2 = None in task
+        mode)."""
+        values = tuple(v.value for v in self._statistics)
+        if training:
+            step = ops.mod(
+                self.steps_since_update.value + 1.0, float(self.update_every)
+            )
+            self.steps_since_update.assign(step)
+            values = ops.cond(
+                ops.equal(step, 0.0),
+                lambda: self._updated(ops.stop_gradient(w), values),
+                lambda: tuple(ops.copy(v) for v in values),
+            )
+            for variable, value in zip(self._statistics, values):
+                variable.assign(value)
+        if self.covariances == "task":
+            return None, None, values[1]
+        return values[1], values[3], values[5]
+
+    def _updated(self, w, values):
+        if self.covariances == "task":
+            return task_only_precision(w)
+        return flip_flop(w, (values[1], values[3], values[5]), self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        batch = (
+            input_shape[0][0]
+            if isinstance(input_shape[0], (list, tuple))
+            else (input_shape[0])
+        )
+        return [(batch, self.units)] * self.num_tasks
+
+    def statistic(self, name):
+        """A refreshed statistic as numpy, e.g. `"task_precision"`.
+
+        Names: `{feature,class,task}_{covariance,precision}` (only `task_*` in
+        `covariances="task"` mode).
+        """
+        for variable in self._statistics:
+            if variable.name == name:
+                return np.asarray(ops.convert_to_numpy(variable), dtype="float32")
+        raise ValueError(
+            f"Unknown statistic {name!r}. Available: "
+            f"{[v.name for v in self._statistics]}"
+        )
+
+    def task_covariance(self):
+        """The task covariance Σ3 as a numpy array `(T, T)`."""
+        return self.statistic("task_covariance")
+
+    def task_correlation(self):
+        """The task correlation matrix (Σ3 scaled to a unit diagonal), `(T, T)`."""
+        return correlation(self.task_covariance())
+
+    def feature_covariance(self):
+        """Σ1 `(D1, D1)` (the identity in `covariances="task"` mode)."""
+        if self.covariances == "task":
+            return np.eye(self.input_width, dtype="float32")
+        return self.statistic("feature_covariance")
+
+    def class_covariance(self):
+        """Σ2 `(units, units)` (the identity in `covariances="task"` mode)."""
+        if self.covariances == "task":
+            return np.eye(self.units, dtype="float32")
+        return self.statistic("class_covariance")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "num_tasks": self.num_tasks,
+                "prior_weight": self.prior_weight,
+                "update_every": self.update_every,
+                "covariances": self.covariances,
+                "epsilon": self.epsilon,
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config

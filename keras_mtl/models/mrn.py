@@ -1,0 +1,222 @@
+"""Multilinear Relationship Networks (Long et al., NIPS 2017) and their readout."""
+
+import keras
+import numpy as np
+
+from keras_mtl.arguments import check_choice, check_float, check_int
+from keras_mtl.layers.multilinear_prior import COVARIANCES, MultilinearPriorLayer
+from keras_mtl.models.components import (
+    ModelInputs,
+    compile_model,
+    encoder_stack,
+    maybe_dropout,
+    prepare,
+    task_head,
+)
+
+
+def mrn(
+    tasks,
+    *,
+    backbone=None,
+    freeze_backbone=False,
+    prior_weight=1e-3,
+    update_every=100,
+    covariances="all",
+    epsilon=1e-3,
+    input_shape=None,
+    units=64,
+    num_layers=2,
+    dropout=0.0,
+    learning_rate=1e-3,
+    seed=None,
+    name="mrn",
+):
+    """A multilinear relationship network (Long et al., NIPS 2017).
+
+    A shared backbone (any Keras model, or an MLP of `num_layers` shared
+    Dense + ReLU layers on feature vectors) feeds task-specific layers whose
+    stacked weights carry a tensor-normal prior (`MultilinearPriorLayer`):
+    the last hidden layer (`units` wide, ReLU, named `"mrn_hidden"`) and the
+    output layer (`"mrn_output"`). The prior ties tasks through learned
+    feature, class and task covariances refreshed every `update_every`
+    training steps inside `fit`. The output layer carries the prior when all
+    tasks have the same output width and kind (e.g. the same classes, as
+    in the paper); otherwise each task gets a plain output layer and only the
+    hidden layer carries the prior.
+
+    Args:
+        tasks: list of `keras_mtl.Task` (not sequence tasks).
+        backbone: `keras.Model` or None. Shared feature extractor, e.g. a
+            `keras.applications` model with `include_top=False,
+            pooling="avg"`; outputs of rank > 2 are flattened. Defaults to
+            an MLP of `num_layers` layers on `input_shape` features.
+        freeze_backbone: bool. Sets `backbone.trainable = False` (the
+            released code freezes the CNN for the small splits). Defaults to
+            `False`.
+        prior_weight: float. λ of the prior term of each prior layer.
+            Defaults to `1e-3`.
+        update_every: int. Training steps between covariance refreshes.
+            Defaults to `100`.
+        covariances: `"all"` (the paper) or `"task"` (the released code's
+            task-only scheme). Defaults to `"all"`.
+        epsilon: float. ε of the covariance updates. Defaults to `1e-3`.
+        input_shape: tuple. Shape of one example, e.g. `(F,)`. Optional
+            with a `backbone` (its input shape is used).
+        units: int. Width of the shared MLP layers and of the task-specific
+            hidden layer. Defaults to `64`.
+        num_layers: int >= 0. Depth of the shared MLP (without a backbone);
+            0 feeds the features straight to the task-specific layers.
+            Defaults to `2`.
+        dropout: float. Dropout after each shared and task hidden layer.
+            Defaults to `0.0`.
+        learning_rate: float. Adam learning rate. Defaults to `1e-3`.
+        seed: int or None. Seeds Keras's global RNG before weights are made.
+        name: str. Model name.
+
+    Returns:
+        A compiled `MultiTaskModel` whose outputs are a dict keyed by task.
+
+    Example:
+
+    >>> tasks = [Task(d, num_classes=10) for d in ("amazon", "dslr", "webcam")]
+    >>> model = mrn(tasks, input_shape=(800,), num_layers=1, update_every=50)
+    >>> model.fit(x, {"amazon": y_a, "dslr": y_d, "webcam": y_w}, epochs=5)
+    >>> plot_task_correlation(model, "task_correlation.png")
+
+    Reference:
+        Long, Cao, Wang, Yu. Learning Multiple Tasks with Multilinear
+        Relationship Networks. NIPS 2017.
+    """
+    tasks = prepare(tasks, seed)
+    for task in tasks:
+        if task.sequence:
+            raise ValueError(
+                f"mrn() predicts one output per example; task {task.name!r} has "
+                "sequence=True."
+            )
+    prior = {
+        "prior_weight": check_float(prior_weight, "prior_weight"),
+        "update_every": check_int(update_every, "update_every"),
+        "covariances": check_choice(covariances, "covariances", COVARIANCES),
+        "epsilon": check_float(epsilon, "epsilon"),
+    }
+    check_int(units, "units")
+    check_float(dropout, "dropout", below=1.0)
+    inputs, features = _backbone_features(
+        backbone, freeze_backbone, input_shape, units, num_layers, dropout, seed
+    )
+    hidden = MultilinearPriorLayer(
+        units, len(tasks), activation="relu", name="mrn_hidden", **prior
+    )(features)
+    hidden = [
+        maybe_dropout(h, dropout, f"{t.name}_dropout", seed)
+        for t, h in zip(tasks, hidden)
+    ]
+    return compile_model(
+        inputs, _outputs(tasks, hidden, prior), tasks, name, learning_rate
+    )
+
+
+def _backbone_features(
+    backbone, freeze_backbone, input_shape, units, num_layers, dropout, seed
+):
+    if backbone is None:
+        if input_shape is None:
+            raise ValueError("mrn() needs `input_shape=(F,)` or a `backbone` model.")
+        inputs = ModelInputs(input_shape=input_shape)
+        if len(inputs.tensor.shape) != 2:
+            raise ValueError(
+                "Without a `backbone`, mrn() takes feature vectors: `input_shape` "
+                f"must be (F,). Received: input_shape={input_shape!r}"
+            )
+        num_layers = check_int(num_layers, "num_layers", minimum=0)
+        layers = encoder_stack(
+            inputs.features, "mlp", units, num_layers, dropout, "shared_", seed
+        )
+        return inputs, layers[-1] if layers else inputs.features
+    if not isinstance(backbone, keras.Model):
+        raise TypeError(
+            f"`backbone` must be a keras.Model or None. Received: backbone={backbone!r}"
+        )
+    if input_shape is None:
+        input_shape = tuple(backbone.input_shape[1:])
+    inputs = ModelInputs(input_shape=tuple(input_shape))
+    if freeze_backbone:
+        backbone.trainable = False
+    features = backbone(inputs.features)
+    if len(features.shape) > 2:
+        features = keras.layers.Flatten(name="backbone_flatten")(features)
+    return inputs, features
+
+
+def _outputs(tasks, hidden, prior):
+    kinds = {(t.output_units, t.is_classification) for t in tasks}
+    if len(kinds) > 1:
+        return {t.name: task_head(t, h, False) for t, h in zip(tasks, hidden)}
+    logits = MultilinearPriorLayer(
+        tasks[0].output_units, len(tasks), name="mrn_output", **prior
+    )(hidden)
+    return {
+        t.name: keras.layers.Activation(
+            t.output_activation() or "linear", dtype="float32", name=t.name
+        )(z)
+        for t, z in zip(tasks, logits)
+    }
+
+
+def prior_layers(model):
+    """The `MultilinearPriorLayer`s of a model, input side first."""
+    return [layer for layer in model.layers if isinstance(layer, MultilinearPriorLayer)]
+
+
+def task_correlation(model):
+    """The learned task correlation of the model's last prior layer, numpy `(T, T)`."""
+    layers = prior_layers(model)
+    if not layers:
+        raise ValueError(f"Model {model.name!r} has no MultilinearPriorLayer.")
+    return layers[-1].task_correlation()
+
+
+def plot_task_correlation(source, path, task_names=None, title="Task correlation"):
+    """Saves a heatmap of a task correlation matrix as a PNG.
+
+    Args:
+        source: A model with `MultilinearPriorLayer`s (its last one is read and
+            its `tasks` name the axes), a `MultilinearPriorLayer`, or a
+            `(T, T)` array.
+        path: str. Where to write the PNG.
+        task_names: list of str or None. Axis labels.
+        title: str. Figure title.
+
+    Returns:
+        The path written.
+    """
+    from matplotlib.figure import Figure  # Agg canvas; pyplot state untouched
+
+    if isinstance(source, MultilinearPriorLayer):
+        matrix = source.task_correlation()
+    elif isinstance(source, keras.Model):
+        matrix = task_correlation(source)
+        if task_names is None and hasattr(source, "tasks"):
+            task_names = [t.name for t in source.tasks]
+    else:
+        matrix = np.asarray(source, dtype="float32")
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"Expected a square matrix. Received shape {matrix.shape}")
+    names = task_names or [str(i) for i in range(matrix.shape[0])]
+    figure = Figure(figsize=(1.2 * len(names) + 2, 1.2 * len(names) + 1))
+    axis = figure.subplots()
+    image = axis.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
+    axis.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    axis.set_yticks(range(len(names)), names)
+    for (i, j), value in np.ndenumerate(matrix):
+        color = "white" if abs(value) > 0.5 else "black"
+        axis.text(
+            j, i, f"{value:.2f}", ha="center", va="center", fontsize=8, color=color
+        )
+    axis.set_title(title)
+    figure.colorbar(image, ax=axis)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    return path
