@@ -1,12 +1,16 @@
 """Keras layers of keras_mtl."""
 
 from keras_mtl.layers.layer_mixture import LayerMixture
+from keras_mtl.layers.meta_lstm_cell import MetaLSTMCell
 from keras_mtl.layers.multilinear_prior import MultilinearPriorLayer
 from keras_mtl.layers.sluice_unit import SluiceUnit
 from keras_mtl.layers.subspace_concat import SubspaceConcat
+from keras_mtl.layers.task_conditioning import TaskConditioning
 from keras_mtl.layers.tree_grouped_dense import TreeGroupedDense
 
 __all__ = [
+    "MetaLSTMCell",
+    "TaskConditioning",
     "MultilinearPriorLayer",
     "LayerMixture",
     "SluiceUnit",

@@ -44,12 +44,25 @@ def check_features(x, argument="x", vocab_size=None):
                 "them before training."
             )
         if vocab_size is not None and array.dtype.kind in "iu" and array.size:
-            low, high = int(array.min()), int(array.max())
-            if low < 0 or high >= vocab_size:
-                raise ValueError(
-                    f"`{argument}` holds token ids in [{low}, {high}], but "
-                    f"vocab_size={vocab_size} allows 0..{vocab_size - 1}."
-                )
+            _check_token_ids(array, argument, vocab_size)
+
+
+def _check_token_ids(array, argument, vocab_size):
+    """Token ids must be in the vocabulary, and no sequence may be all padding."""
+    if array.ndim == 2:
+        empty = np.flatnonzero(~np.any(array != 0, axis=1))
+        if empty.size:
+            raise ValueError(
+                f"`{argument}` has {empty.size} sequence(s) made only of padding "
+                f"(0), e.g. row {int(empty[0])}: drop them (pooled sentence "
+                "outputs of an empty sequence are undefined)."
+            )
+    low, high = int(array.min()), int(array.max())
+    if low < 0 or high >= vocab_size:
+        raise ValueError(
+            f"`{argument}` holds token ids in [{low}, {high}], but "
+            f"vocab_size={vocab_size} allows 0..{vocab_size - 1}."
+        )
 
 
 def check_labels(task, labels, num_examples, argument="y"):

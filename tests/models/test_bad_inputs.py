@@ -116,3 +116,12 @@ def test_token_ids_outside_the_vocabulary_are_refused():
     x = np.array([[1, 2, 9]], "int32")
     with pytest.raises(ValueError, match="vocab_size=5"):
         seq.fit(x, {"t": np.zeros((1, 3), "int32")}, verbose=0)
+
+
+def test_all_padding_sequences_are_refused():
+    seq = models.hard_sharing(
+        [Task("s", 2)], vocab_size=5, units=4, num_layers=1, encoder="lstm"
+    )
+    x = np.array([[1, 2, 0], [0, 0, 0]], "int32")
+    with pytest.raises(ValueError, match="only of padding"):
+        seq.fit(x, {"s": np.zeros(2, "int32")}, verbose=0)

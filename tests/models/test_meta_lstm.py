@@ -1,0 +1,141 @@
+import keras
+import numpy as np
+import pytest
+from testing import assert_allclose, assert_model_roundtrip, to_numpy
+
+from keras_mtl import Task
+from keras_mtl.layers.meta_lstm_cell import META_WEIGHTS, TASK_WEIGHTS
+from keras_mtl.models.meta_lstm import MetaLSTMModel, meta_lstm, meta_lstm_transfer
+
+SMALL = dict(vocab_size=12, embedding_dim=4, units=3, meta_units=2, meta_vector_dim=2)
+TASKS = [Task("a", 2), Task("b", 3), Task("tag", 2, sequence=True)]
+
+
+def stream(n=8, steps=5, seed=0):
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(1, 12, (n, steps)).astype("int32")
+    tokens[::2, 3:] = 0
+    task_id = (np.arange(n) % 3).astype("int32")
+    y = {
+        "a": np.where(task_id == 0, rng.integers(0, 2, n), -1),
+        "b": np.where(task_id == 1, rng.integers(0, 3, n), -1),
+        "tag": np.where(
+            (task_id == 2)[:, None] & (tokens > 0), rng.integers(0, 2, (n, steps)), -1
+        ),
+    }
+    return {"tokens": tokens, "task_id": task_id}, y
+
+
+def test_outputs_fit_and_roundtrip():
+    model = meta_lstm(TASKS, bidirectional=True, num_layers=2, seed=1, **SMALL)
+    assert isinstance(model, MetaLSTMModel)
+    x, y = stream()
+    out = model.predict(x, verbose=0)
+    assert out["a"].shape == (8, 2) and out["b"].shape == (8, 3)
+    assert out["tag"].shape == (8, 5, 2)
+    history = model.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert_model_roundtrip(model, x)
+
+
+def test_each_example_uses_its_own_task_weights():
+    model = meta_lstm(TASKS[:2], seed=2, **SMALL)
+    x, _ = stream(n=4)
+    x["task_id"] = np.array([0, 1, 0, 1], "int32")
+    both = to_numpy(model.predict(x, verbose=0)["a"])
+    for m in (0, 1):
+        alone = {
+            "tokens": x["tokens"][x["task_id"] == m],
+            "task_id": np.full(2, m, "int32"),
+        }
+        assert_allclose(
+            both[x["task_id"] == m], model.predict(alone, verbose=0)["a"], atol=1e-6
+        )
+    # Task 1's weights change only the outputs of task-1 examples.
+    cell = model.get_layer("meta_lstm_1").cell
+    q = to_numpy(cell.task_q).copy()
+    width = cell.meta_vector_dim
+    for g in range(4):
+        q[:, (g * 2 + 1) * width : (g * 2 + 2) * width] += 1.0
+    cell.task_q.assign(q)
+    changed = to_numpy(model.predict(x, verbose=0)["a"])
+    assert_allclose(changed[[0, 2]], both[[0, 2]], atol=1e-6)
+    assert not np.allclose(changed[[1, 3]], both[[1, 3]])
+
+
+def test_single_task_takes_tokens_alone():
+    model = meta_lstm([Task("s", 2)], **SMALL)
+    assert len(model.inputs) == 1
+    x, y = stream()
+    model.fit(x["tokens"], y["a"].clip(0), epochs=1, verbose=0)
+
+
+def test_transfer_freezes_exactly_the_meta_parameters():
+    source = meta_lstm(TASKS, bidirectional=True, seed=3, **SMALL)
+    x, y = stream()
+    source.fit(x, y, epochs=1, verbose=0)
+    before = {w.path: to_numpy(w) for w in source.weights}
+    new = meta_lstm_transfer(source, Task("new", 2), seed=4)
+    frozen = {w.path.split("/")[-1] for w in new.non_trainable_weights}
+    assert frozen == set(META_WEIGHTS) | {"embeddings"}
+    assert len(new.non_trainable_weights) == 2 * len(META_WEIGHTS) + 1
+    trainable = {w.path.split("/")[-1] for w in new.trainable_weights}
+    assert trainable == set(TASK_WEIGHTS) | {"kernel", "bias"}
+    copied = {w.path: w for w in new.get_layer("meta_lstm_1").weights}
+    for old in source.get_layer("meta_lstm_1").weights:
+        if old.name in META_WEIGHTS:
+            assert_allclose(copied[old.path], old, atol=0)
+    frozen_values = [to_numpy(w) for w in new.non_trainable_weights]
+    trained_values = [to_numpy(w) for w in new.trainable_weights]
+    new.fit(x["tokens"], y["a"].clip(0), epochs=2, batch_size=4, verbose=0)
+    for w, value in zip(new.non_trainable_weights, frozen_values):
+        assert_allclose(w, value, atol=0)
+    assert any(
+        not np.allclose(to_numpy(w), v)
+        for w, v in zip(new.trainable_weights, trained_values)
+    )
+    for w in source.weights:  # the source model is left unchanged
+        assert_allclose(w, before[w.path], atol=0)
+    unfrozen = meta_lstm_transfer(source, Task("new", 2), freeze_embedding=False)
+    assert {w.name for w in unfrozen.non_trainable_weights} == set(META_WEIGHTS)
+    assert_model_roundtrip(new, x["tokens"])
+
+
+def test_task_id_out_of_range_is_rejected():
+    model = meta_lstm(TASKS, **SMALL)
+    x, y = stream()
+    x["task_id"] = x["task_id"] + 1
+    with pytest.raises(ValueError, match="task_id"):
+        model.fit(x, y, verbose=0)
+    with pytest.raises(ValueError, match="task_id"):
+        model.predict(x, verbose=0)
+    x["task_id"] = x["task_id"].astype("float32")
+    with pytest.raises(TypeError, match="task_id"):
+        model.evaluate(x, y, verbose=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, name",
+    [
+        ({"units": 0}, ValueError, "units"),
+        ({"meta_units": 0}, ValueError, "meta_units"),
+        ({"num_layers": 0}, ValueError, "num_layers"),
+        ({"bidirectional": "yes"}, TypeError, "bidirectional"),
+        ({"vocab_size": None, "input_shape": (5,)}, ValueError, "input_shape"),
+    ],
+)
+def test_bad_arguments(kwargs, error, name):
+    with pytest.raises(error, match=name):
+        meta_lstm(TASKS, **{**SMALL, **kwargs})
+
+
+def test_wrong_input_rank_is_rejected():
+    model = meta_lstm([Task("s", 2)], **SMALL)
+    with pytest.raises(ValueError):
+        model.predict(np.ones((2, 3, 4), "int32"), verbose=0)
+    with pytest.raises(TypeError, match="Task"):
+        meta_lstm_transfer(model, "new")
+    with pytest.raises(ValueError, match="meta_lstm"):
+        meta_lstm_transfer(
+            keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), Task("n", 2)
+        )
