@@ -1,6 +1,6 @@
 """keras_mtl: a Keras 3 model zoo for multi-task learning."""
 
-from keras_mtl import layers, models
+from keras_mtl import data, layers, models
 from keras_mtl.losses import MaskedLoss
 from keras_mtl.metrics import MaskedMetric
 from keras_mtl.regularizers import SubspaceOrthogonality
@@ -13,6 +13,16 @@ __all__ = [
     "MaskedMetric",
     "SubspaceOrthogonality",
     "Task",
+    "data",
     "layers",
     "models",
 ]
+
+
+def __getattr__(name):
+    # `keras_mtl.tuning` needs keras-tuner (the `tuning` extra): import on first use.
+    if name == "tuning":
+        import importlib
+
+        return importlib.import_module("keras_mtl.tuning")
+    raise AttributeError(f"module 'keras_mtl' has no attribute {name!r}")

@@ -58,6 +58,9 @@ def build_parser():
     train.add_argument("--json", help="write the scores to this JSON file")
     train.add_argument("--verbose", type=int, default=1)
     train.set_defaults(run=_train)
+    from keras_mtl.tuning.cli import add_tune_parser
+
+    add_tune_parser(commands)
     return parser
 
 
