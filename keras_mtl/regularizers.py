@@ -1,7 +1,6 @@
 """The subspace orthogonality penalty of sluice networks, on weights."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_mtl.arguments import check_float, check_int
@@ -67,10 +66,12 @@ class SubspaceOrthogonality(keras.regularizers.Regularizer):
         blocks = ops.cast(
             subspace_blocks(kernel, self.num_subspaces, self.gates), "float32"
         )
-        cross = ops.einsum("sra,trb->stab", blocks, blocks)
-        per_pair = ops.sum(ops.square(cross), axis=(-2, -1))
-        upper = np.triu(np.ones((self.num_subspaces,) * 2, "float32"), k=1)
-        return self.weight * ops.sum(per_pair * ops.convert_to_tensor(upper))
+        total = 0.0
+        for s in range(self.num_subspaces):
+            for t in range(s + 1, self.num_subspaces):
+                cross = ops.matmul(ops.transpose(blocks[s]), blocks[t])
+                total = total + ops.sum(ops.square(cross))
+        return self.weight * total
 
     def get_config(self):
         return {

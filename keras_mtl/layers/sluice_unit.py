@@ -142,20 +142,20 @@ class SluiceUnit(keras.layers.Layer):
         )
 
     def call(self, inputs, mask=None):
-        blocks = []
-        for x in inputs:
-            blocks.extend(ops.split(x, self.num_subspaces, axis=-1))
-        stacked = ops.stack(blocks, axis=-2)
+        tasks, subspaces = self.num_tasks, self.num_subspaces
+        width = inputs[0].shape[-1]
+        lead = tuple(ops.shape(inputs[0])[:-1])
+        # (..., M, D) -> (..., M*S, D/S): row-major, so block index = m * S + s.
+        stacked = ops.reshape(
+            ops.stack(inputs, axis=-2), (*lead, tasks * subspaces, width // subspaces)
+        )
         if self.activation_orthogonality:
             self.add_loss(self._activation_penalty(stacked, mask))
         alpha = ops.cast(self.alpha, stacked.dtype)
         mixed = ops.einsum("ij,...jd->...id", alpha, stacked)
-        pieces = ops.unstack(mixed, num=len(blocks), axis=-2)
-        s = self.num_subspaces
-        return [
-            ops.concatenate(pieces[m * s : (m + 1) * s], axis=-1)
-            for m in range(self.num_tasks)
-        ]
+        return ops.unstack(
+            ops.reshape(mixed, (*lead, tasks, width)), num=tasks, axis=-2
+        )
 
     def _activation_penalty(self, stacked, mask):
         rows = ops.reshape(
