@@ -34,6 +34,43 @@ def _train(args):
     return 0
 
 
+def _bench(args):
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+    if not script.is_file():
+        print(
+            f"keras-mtl bench needs a source checkout: {script} not found",
+            file=sys.stderr,
+        )
+        return 2
+    # A child process: --backend must be set before keras is imported.
+    command = [sys.executable, str(script), "--output", args.output]
+    command += ["--precision", args.precision, "--only", args.only]
+    command += ["--quick"] if args.quick else []
+    command += ["--backend", args.backend] if args.backend else []
+    command += ["--batch-size", str(args.batch_size)] if args.batch_size else []
+    return subprocess.call(command)
+
+
+def _add_bench_parser(commands):
+    bench = commands.add_parser(
+        "bench", help="time every builder against its baseline (benchmarks/run.py)"
+    )
+    bench.add_argument("--quick", action="store_true")
+    bench.add_argument("--output", default="benchmark_results.json")
+    bench.add_argument("--backend", choices=("tensorflow", "jax", "torch"))
+    bench.add_argument("--batch-size", type=int, default=None)
+    bench.add_argument(
+        "--precision",
+        default="float32",
+        choices=("float32", "mixed_float16", "mixed_bfloat16"),
+    )
+    bench.add_argument("--only", default="sharing,mrn,tree,meta_lstm,libmtl_peer")
+    bench.set_defaults(run=_bench)
+
+
 def build_parser():
     from keras_mtl.experiment import TAGGING_BUILDERS
 
@@ -61,6 +98,7 @@ def build_parser():
     from keras_mtl.tuning.cli import add_tune_parser
 
     add_tune_parser(commands)
+    _add_bench_parser(commands)
     return parser
 
 

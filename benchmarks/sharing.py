@@ -1,0 +1,196 @@
+"""Benchmark: the cost of the sharing machinery of sluice and cross-stitch.
+
+Times `sluice` and `cross_stitch` against `single_task` of equal widths (the
+same per-task stacks without α/β units or the orthogonality penalty), and
+`hard_sharing` for users choosing between models. Each pair is measured in
+the same process, alternating model and baseline over several rounds, so
+the ratio is robust to a machine shared with other work.
+
+    KERAS_BACKEND=jax python -m benchmarks.sharing [--quick] [--output sharing.json]
+"""
+
+import argparse
+import json
+import statistics
+
+import numpy as np
+from tabulate import tabulate
+
+from benchmarks.timing import (
+    inference_examples_per_s,
+    peak_rss_mb,
+    record,
+    training_examples_per_s,
+)
+from keras_mtl.models.baselines import hard_sharing, single_task
+from keras_mtl.models.sluice import cross_stitch, sluice
+from keras_mtl.task import Task
+
+BASELINE = "single_task"
+CANDIDATES = {
+    "sluice": lambda tasks, **kw: sluice(tasks, **kw),
+    "sluice(orthogonality_weight=0)": lambda tasks, **kw: sluice(
+        tasks, orthogonality_weight=0.0, **kw
+    ),
+    "cross_stitch": lambda tasks, **kw: cross_stitch(tasks, **kw),
+    "hard_sharing": lambda tasks, **kw: hard_sharing(tasks, **kw),
+}
+
+
+def setups(quick=False):
+    """The shapes timed: name → (builder kwargs, task list, data maker)."""
+    mlp_tasks = [Task(f"task{i}", num_classes=10) for i in range(4 if not quick else 2)]
+    tag_tasks = [
+        Task("pos", num_classes=45, sequence=True),
+        Task("chunk", num_classes=23, sequence=True),
+    ]
+    width = 32 if quick else 256
+    mlp = dict(input_shape=(64,), units=width, num_layers=3, seed=0)
+    tagger = dict(
+        vocab_size=2000,
+        embedding_dim=16 if quick else 64,
+        units=16 if quick else 64,
+        num_layers=2 if quick else 3,
+        seed=0,
+    )
+    length = 8 if quick else 30
+    shapes = {
+        f"mlp(T={len(mlp_tasks)},units={width},layers=3)": (
+            mlp,
+            mlp_tasks,
+            lambda n: _features(mlp_tasks, n, 64),
+        ),
+        f"bilstm_tagger(T=2,units={tagger['units']},len={length})": (
+            tagger,
+            tag_tasks,
+            lambda n: _tokens(tag_tasks, n, length, tagger["vocab_size"]),
+        ),
+    }
+    # --quick: the feature-vector setup only (LSTM compiles take minutes here).
+    return dict(list(shapes.items())[:1]) if quick else shapes
+
+
+def _features(tasks, n, dim):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, dim)).astype("float32")
+    y = {t.name: rng.integers(0, t.num_classes, size=n).astype("int32") for t in tasks}
+    return x, y
+
+
+def _tokens(tasks, n, length, vocab):
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, vocab, size=(n, length)).astype("int32")
+    y = {
+        t.name: rng.integers(0, t.num_classes, size=(n, length)).astype("int32")
+        for t in tasks
+    }
+    return x, y
+
+
+def _timed(model, x, y, batch_size, repeats):
+    train, step = training_examples_per_s(model, x, y, batch_size, repeats=repeats)
+    infer, _ = inference_examples_per_s(model, x, batch_size, repeats=repeats)
+    return train, step, infer
+
+
+def compare(model, baseline, x, y, batch_size, repeats=10, rounds=3):
+    """Alternates timing of two models; medians of train/infer examples/s."""
+    runs = {"model": [], "baseline": []}
+    for _ in range(rounds):
+        runs["model"].append(_timed(model, x, y, batch_size, repeats))
+        runs["baseline"].append(_timed(baseline, x, y, batch_size, repeats))
+    return {
+        key: [statistics.median(column) for column in zip(*values)]
+        for key, values in runs.items()
+    }
+
+
+def run(quick=False, batch_size=64, names=None):
+    """Runs the benchmark; returns a list of records (benchmarks.timing.record)."""
+    repeats, rounds = (3, 1) if quick else (10, 3)
+    records = []
+    for setup, (kwargs, tasks, make_data) in setups(quick).items():
+        x, y = make_data(batch_size)
+        baseline = single_task(tasks, **kwargs)
+        for name, build in CANDIDATES.items():
+            if (names is not None and name not in names) or (quick and "(" in name):
+                continue
+            model = build(tasks, **kwargs)
+            timed = compare(model, baseline, x, y, batch_size, repeats, rounds)
+            (train, step, infer), (base, base_step, base_infer) = (
+                timed["model"],
+                timed["baseline"],
+            )
+            records.append(
+                record(
+                    name,
+                    BASELINE,
+                    batch_size,
+                    train,
+                    base,
+                    setup=setup,
+                    step_ms=step * 1e3,
+                    baseline_step_ms=base_step * 1e3,
+                    inference_examples_per_s=infer,
+                    baseline_inference_examples_per_s=base_infer,
+                    inference_ratio=infer / base_infer,
+                    params=model.count_params(),
+                    baseline_params=baseline.count_params(),
+                    peak_rss_mb=peak_rss_mb(),
+                )
+            )
+    return records
+
+
+def table(records):
+    """A GitHub-markdown table of records (any benchmark's)."""
+    rows = [
+        (
+            r["model"],
+            r["baseline"],
+            r.get("setup", ""),
+            r["backend"],
+            r["batch_size"],
+            f"{r['examples_per_s']:.0f}",
+            f"{r['baseline_examples_per_s']:.0f}",
+            f"{r['ratio']:.2f}",
+            _fmt(r.get("inference_ratio")),
+            _fmt(r.get("step_ms"), "{:.1f}"),
+            _fmt(r.get("peak_rss_mb"), "{:.0f}"),
+        )
+        for r in records
+    ]
+    headers = [
+        "model",
+        "baseline",
+        "setup",
+        "backend",
+        "batch",
+        "train ex/s",
+        "baseline ex/s",
+        "ratio",
+        "infer ratio",
+        "step ms",
+        "peak RSS MiB",
+    ]
+    return tabulate(rows, headers, tablefmt="github")
+
+
+def _fmt(value, pattern="{:.2f}"):
+    return "" if value is None else pattern.format(value)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--output", default="sharing_benchmark.json")
+    args = parser.parse_args(argv)
+    records = run(args.quick, args.batch_size)
+    print(table(records))
+    with open(args.output, "w") as handle:
+        json.dump(records, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
