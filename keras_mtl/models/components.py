@@ -159,10 +159,14 @@ def task_head(task, x, is_sequence):
 
 def compile_model(inputs, outputs, tasks, name, learning_rate=1e-3):
     """Wraps the graph in a `MultiTaskModel` compiled with the tasks' losses."""
-    check_float(learning_rate, "learning_rate")
     model = MultiTaskModel(inputs.tensor, outputs, name=name, tasks=tasks)
+    return compile_tasks(model, tasks, learning_rate)
+
+
+def compile_tasks(model, tasks, learning_rate=1e-3):
+    """Compiles `model` with Adam and each task's masked loss, weight and metrics."""
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=keras.optimizers.Adam(check_float(learning_rate, "learning_rate")),
         loss={t.name: t.masked_loss() for t in tasks},
         loss_weights={t.name: t.loss_weight for t in tasks},
         metrics={t.name: t.masked_metrics() for t in tasks},

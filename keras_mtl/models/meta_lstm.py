@@ -3,10 +3,15 @@
 import keras
 import numpy as np
 
-from keras_mtl.arguments import check_float, check_int
+from keras_mtl.arguments import check_int
 from keras_mtl.layers.meta_lstm_cell import META_WEIGHTS, MetaLSTMCell
 from keras_mtl.layers.task_conditioning import TaskConditioning
-from keras_mtl.models.components import ModelInputs, prepare, task_head
+from keras_mtl.models.components import (
+    ModelInputs,
+    compile_tasks,
+    prepare,
+    task_head,
+)
 from keras_mtl.models.multitask_model import MultiTaskModel
 from keras_mtl.task import Task
 
@@ -141,7 +146,7 @@ def meta_lstm(
         name,
         meta_trainable=True,
     )
-    return _compile(model, tasks, learning_rate)
+    return compile_tasks(model, tasks, learning_rate)
 
 
 def _build(
@@ -197,17 +202,6 @@ def _build(
         x = rnn(x)
     outputs = {t.name: task_head(t, x, True) for t in tasks}
     return MetaLSTMModel(tensors, outputs, name=name, tasks=tasks)
-
-
-def _compile(model, tasks, learning_rate):
-    # The same compile call as components.compile_model, for a MetaLSTMModel.
-    model.compile(
-        optimizer=keras.optimizers.Adam(check_float(learning_rate, "learning_rate")),
-        loss={t.name: t.masked_loss() for t in tasks},
-        loss_weights={t.name: t.loss_weight for t in tasks},
-        metrics={t.name: t.masked_metrics() for t in tasks},
-    )
-    return model
 
 
 def _meta_cells(model):
@@ -300,7 +294,7 @@ def meta_lstm_transfer(
         new_embedding = _embedding(new)
         new_embedding.set_weights(embedding.get_weights())
         new_embedding.trainable = not freeze_embedding
-    return _compile(new, tasks, learning_rate)
+    return compile_tasks(new, tasks, learning_rate)
 
 
 def _embedding(model):
