@@ -9,11 +9,28 @@ from keras_mtl.plotting import plot_sluice_weights
 def test_train_sluice_end_to_end(tmp_path, capsys):
     out = tmp_path / "scores.json"
     model_path = tmp_path / "model.keras"
-    code = main([
-        "train", "sluice", "--data", "conll2000", "--epochs", "1", "--units", "8",
-        "--embedding-dim", "8", "--max-train-sentences", "64", "--verbose", "0",
-        "--json", str(out), "--save", str(model_path),
-    ])
+    code = main(
+        [
+            "train",
+            "sluice",
+            "--data",
+            "conll2000",
+            "--epochs",
+            "1",
+            "--units",
+            "8",
+            "--embedding-dim",
+            "8",
+            "--max-train-sentences",
+            "64",
+            "--verbose",
+            "0",
+            "--json",
+            str(out),
+            "--save",
+            str(model_path),
+        ]
+    )
     assert code == 0
     scores = json.loads(out.read_text())
     assert 0 <= scores["POS acc"] <= 100 and 0 <= scores["chunk F1"] <= 100

@@ -36,8 +36,9 @@ def test_vocabulary_threshold_and_subset():
 
 
 def test_bucketed_batches_cover_every_example_once(data):
-    batches = BucketedSequences(data.x_test, data.y_test, batch_size=64,
-                                bucket_width=16, shuffle=False)
+    batches = BucketedSequences(
+        data.x_test, data.y_test, batch_size=64, bucket_width=16, shuffle=False
+    )
     order = batches.example_order()
     assert sorted(order) == list(range(len(data.x_test)))
     widths = set()
