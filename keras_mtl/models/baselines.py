@@ -2,12 +2,10 @@
 
 from keras_mtl.arguments import check_int
 from keras_mtl.models.components import (
-    ModelInputs,
-    check_stack_arguments,
     compile_model,
+    encoder_inputs,
     encoder_stack,
     prepare,
-    resolve_encoder,
     task_head,
 )
 
@@ -38,9 +36,9 @@ def _shared_stack(
     encoder,
     seed,
 ):
-    inputs = ModelInputs(input_shape, vocab_size, embedding_dim)
-    encoder = resolve_encoder(encoder, inputs)
-    check_stack_arguments(units, num_layers, dropout, encoder)
+    inputs, encoder = encoder_inputs(
+        input_shape, vocab_size, embedding_dim, encoder, units, num_layers, dropout
+    )
     layers = encoder_stack(
         inputs.features, encoder, units, num_layers, dropout, "shared_", seed
     )
@@ -205,9 +203,9 @@ def single_task(
     >>> model = single_task([Task("a", 3), Task("b")], input_shape=(8,))
     """
     tasks = prepare(tasks, seed)
-    inputs = ModelInputs(input_shape, vocab_size, embedding_dim)
-    encoder = resolve_encoder(encoder, inputs)
-    check_stack_arguments(units, num_layers, dropout, encoder)
+    inputs, encoder = encoder_inputs(
+        input_shape, vocab_size, embedding_dim, encoder, units, num_layers, dropout
+    )
     outputs = {}
     for task in tasks:
         layers = encoder_stack(

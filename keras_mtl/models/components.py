@@ -80,6 +80,27 @@ def check_stack_arguments(units, num_layers, dropout, encoder, num_subspaces=1):
         )
 
 
+def encoder_inputs(
+    input_shape,
+    vocab_size,
+    embedding_dim,
+    encoder,
+    units,
+    num_layers,
+    dropout,
+    num_subspaces=1,
+):
+    """The model inputs and the resolved encoder, with the stack arguments checked.
+
+    Returns:
+        `(ModelInputs, encoder name)`.
+    """
+    inputs = ModelInputs(input_shape, vocab_size, embedding_dim)
+    encoder = resolve_encoder(encoder, inputs)
+    check_stack_arguments(units, num_layers, dropout, encoder, num_subspaces)
+    return inputs, encoder
+
+
 def encoder_layer(encoder, units, name, num_subspaces=1, orthogonality_weight=0.0):
     """One layer of an encoder stack, as a callable on a tensor.
 

@@ -7,13 +7,11 @@ from keras_mtl.layers.layer_mixture import LayerMixture
 from keras_mtl.layers.sluice_unit import SluiceUnit
 from keras_mtl.models.baselines import _COMMON_ARGS
 from keras_mtl.models.components import (
-    ModelInputs,
-    check_stack_arguments,
     compile_model,
+    encoder_inputs,
     encoder_layer,
     maybe_dropout,
     prepare,
-    resolve_encoder,
     task_head,
 )
 
@@ -83,9 +81,16 @@ def sluice(
     weight = check_float(orthogonality_weight, "orthogonality_weight")
     check_choice(orthogonality, "orthogonality", ORTHOGONALITY)
     beta_inits = _beta_inits(beta_init, tasks)
-    inputs = ModelInputs(input_shape, vocab_size, embedding_dim)
-    encoder = resolve_encoder(encoder, inputs)
-    check_stack_arguments(units, num_layers, dropout, encoder, num_subspaces)
+    inputs, encoder = encoder_inputs(
+        input_shape,
+        vocab_size,
+        embedding_dim,
+        encoder,
+        units,
+        num_layers,
+        dropout,
+        num_subspaces,
+    )
     weight_penalty = weight if orthogonality == "weights" else 0.0
     states = [inputs.features] * len(tasks)
     mixed = []
