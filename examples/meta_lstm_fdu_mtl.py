@@ -123,13 +123,16 @@ def single_task_runs(data, common, fit):
     model = single_task(
         [Task("domain", num_classes=2)], encoder="lstm", num_layers=1, **common
     )
-    model.fit(x["tokens"][:2], np.zeros(2, "int32"), verbose=0)  # build optimizer
+    model.optimizer.build(model.trainable_variables)
     initial = model.get_weights()
+    # The optimizer's fresh state, learning rate included (zeroing it all
+    # would set the learning rate to 0 and leave every domain untrained).
+    initial_state = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
     scores = {}
     for m, task in enumerate(data["tasks"]):
         model.set_weights(initial)
-        for variable in model.optimizer.variables:
-            variable.assign(np.zeros(variable.shape, variable.dtype))
+        for variable, value in zip(model.optimizer.variables, initial_state):
+            variable.assign(value)
         rows, test_rows = x["task_id"] == m, x_test["task_id"] == m
         model.fit(x["tokens"][rows], y[task.name][rows], **fit)
         guess = model.predict(x_test["tokens"][test_rows], batch_size=256, verbose=0)

@@ -112,12 +112,17 @@ def test_call_shapes_and_values():
 
 
 def planted_data(seed=0, per_task=60, dim=5):
+    """8 linear tasks on a planted 3-level tree: root, two groups of four, four pairs.
+
+    The two tasks of a pair have identical weights; every task sees the same
+    inputs, so pair mates differ only by label noise.
+    """
     rng = np.random.default_rng(seed)
     root = rng.normal(size=dim)
-    groups = rng.normal(size=(2, dim))
-    leaves = rng.normal(size=(8, dim)) * 0.3
-    weights = np.stack([root + groups[t // 4] + leaves[t] for t in range(8)])
-    x = rng.normal(size=(8 * per_task, dim)).astype("float32")
+    groups = 3.0 * rng.normal(size=(2, dim))
+    pairs = rng.normal(size=(4, dim))
+    weights = np.stack([root + groups[t // 4] + pairs[t // 2] for t in range(8)])
+    x = np.tile(rng.normal(size=(per_task, dim)), (8, 1)).astype("float32")
     task = np.repeat(np.arange(8), per_task)
     y = np.einsum("nd,nd->n", x, weights[task]) + 0.05 * rng.normal(size=len(x))
     labels = {
@@ -130,7 +135,13 @@ def test_fit_recovers_planted_tree_with_nested_partitions():
     x, y = planted_data()
     inputs = keras.Input((x.shape[1],))
     layer = TreeGroupedDense(
-        1, 8, 3, fusion_weights=[0.1, 0.3, 3.0], step_size=0.05, component_l2=0.5
+        1,
+        8,
+        3,
+        fusion_weights=[0.1, 0.3, 3.0],
+        step_size=0.05,
+        component_l2=0.3,
+        prox_iterations=50,
     )
     outputs = layer(inputs)
     model = keras.Model(inputs, {f"t{t}": o for t, o in enumerate(outputs)})
@@ -165,7 +176,7 @@ def test_fit_recovers_planted_tree_with_nested_partitions():
     assert partitions == [
         [list(range(8))],
         [[0, 1, 2, 3], [4, 5, 6, 7]],
-        [[t] for t in range(8)],
+        [[0, 1], [2, 3], [4, 5], [6, 7]],
     ]
     components = layer.level_components()
     assert np.max(np.abs(components[-1] - components[-1][0])) == 0.0
