@@ -158,9 +158,7 @@ class SluiceUnit(keras.layers.Layer):
         mixed = ops.moveaxis(
             ops.reshape(mixed, (tasks, subspaces, -1, width // subspaces)), 1, 2
         )
-        return ops.unstack(
-            ops.reshape(mixed, (tasks, *lead, width)), num=tasks, axis=0
-        )
+        return ops.unstack(ops.reshape(mixed, (tasks, *lead, width)), num=tasks, axis=0)
 
     def _activation_penalty(self, blocks, mask):
         blocks = ops.cast(blocks, "float32")
