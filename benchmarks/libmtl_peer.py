@@ -21,8 +21,6 @@ oversubscribed by other processes, multi-threaded torch ops stall at their
 barriers, which penalises the side issuing more small ops.
 """
 
-import argparse
-import json
 import os
 import statistics
 import sys
@@ -39,9 +37,12 @@ import numpy as np
 from benchmarks.timing import (
     _median_seconds,
     inference_examples_per_s,
+    parse_module_args,
     peak_rss_mb,
     record,
+    records_table,
     training_examples_per_s,
+    write_json,
 )
 from keras_mtl.models.baselines import hard_sharing
 from keras_mtl.models.sluice import cross_stitch
@@ -209,21 +210,14 @@ def run(quick=False, batch_size=64):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--output", default="libmtl_peer_benchmark.json")
-    args = parser.parse_args(argv)
+    args = parse_module_args(__doc__, "libmtl_peer_benchmark.json", 64, argv)
     try:
         records = run(args.quick, args.batch_size)
     except unittest.SkipTest as skip:
         print(f"skipped: {skip}", file=sys.stderr)
         return SKIPPED
-    from benchmarks.sharing import table
-
-    print(table(records))
-    with open(args.output, "w") as handle:
-        json.dump(records, handle, indent=2)
+    print(records_table(records))
+    write_json(records, args.output)
     return 0
 
 

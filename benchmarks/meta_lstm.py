@@ -9,14 +9,18 @@ batch 64, length 50, width 128 (inputs and units), one task.
     python -m benchmarks.meta_lstm [--quick] [--output FILE.json]
 """
 
-import argparse
-import json
-
 import keras
 import numpy as np
 from keras import ops
 
-from benchmarks.timing import peak_rss_mb, record, training_examples_per_s
+from benchmarks.timing import (
+    parse_module_args,
+    peak_rss_mb,
+    record,
+    records_table,
+    training_examples_per_s,
+    write_json,
+)
 from keras_mtl.layers.meta_lstm_cell import MetaLSTMCell
 
 LENGTH, WIDTH, META_UNITS, META_VECTOR_DIM = 50, 128, 32, 16
@@ -94,31 +98,10 @@ def run(quick=False, batch_size=64):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--output", default="meta_lstm_benchmark.json")
-    args = parser.parse_args(argv)
+    args = parse_module_args(__doc__, "meta_lstm_benchmark.json", 64, argv)
     records = run(quick=args.quick, batch_size=args.batch_size)
-    from tabulate import tabulate
-
-    columns = [
-        "model",
-        "baseline",
-        "backend",
-        "batch_size",
-        "examples_per_s",
-        "baseline_examples_per_s",
-        "ratio",
-    ]
-    print(
-        tabulate(
-            [[r[c] for c in columns] for r in records], headers=columns, floatfmt=".2f"
-        )
-    )
-    with open(args.output, "w") as handle:
-        json.dump(records, handle, indent=2)
-    print(f"wrote {args.output}")
+    print(records_table(records))
+    write_json(records, args.output)
 
 
 if __name__ == "__main__":

@@ -10,16 +10,20 @@
     KERAS_BACKEND=jax python -m benchmarks.mrn [--quick] [--output mrn.json]
 """
 
-import argparse
-import json
 import statistics
 import time
 
 import keras
 import numpy as np
-from tabulate import tabulate
 
-from benchmarks.timing import peak_rss_mb, record, training_examples_per_s
+from benchmarks.timing import (
+    parse_module_args,
+    peak_rss_mb,
+    record,
+    records_table,
+    training_examples_per_s,
+    write_json,
+)
 from keras_mtl.layers.multilinear_prior import MultilinearPriorLayer, flip_flop
 from keras_mtl.models.mrn import mrn
 from keras_mtl.task import Task
@@ -174,43 +178,17 @@ def run(quick=False, batch_size=64):
     return records
 
 
-def table(records):
-    rows = [
-        [
-            r["model"],
-            r["backend"],
-            r["batch_size"],
-            f"{r['examples_per_s']:.0f}",
-            f"{r['baseline_examples_per_s']:.0f}",
-            f"{r['ratio']:.2f}",
-            f"{r['prior_only_ratio']:.2f}" if "prior_only_ratio" in r else "",
-            f"{r['eager_update_ms']:.1f}" if "eager_update_ms" in r else "",
-        ]
-        for r in records
-    ]
-    headers = [
-        "model",
-        "backend",
-        "batch",
-        "ex/s",
-        "baseline ex/s",
-        "ratio",
-        "prior-only ratio",
-        "one update (ms, eager)",
-    ]
-    return tabulate(rows, headers, tablefmt="github")
+EXTRA_COLUMNS = (
+    ("prior-only ratio", "prior_only_ratio", "{:.2f}"),
+    ("one update (ms, eager)", "eager_update_ms", "{:.1f}"),
+)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--output", default="mrn_benchmark.json")
-    args = parser.parse_args(argv)
+    args = parse_module_args(__doc__, "mrn_benchmark.json", 64, argv)
     records = run(quick=args.quick, batch_size=args.batch_size)
-    print(table(records))
-    with open(args.output, "w") as handle:
-        json.dump(records, handle, indent=1)
+    print(records_table(records, EXTRA_COLUMNS))
+    write_json(records, args.output)
 
 
 if __name__ == "__main__":

@@ -9,18 +9,18 @@ the ratio is robust to a machine shared with other work.
     KERAS_BACKEND=jax python -m benchmarks.sharing [--quick] [--output sharing.json]
 """
 
-import argparse
-import json
 import statistics
 
 import numpy as np
-from tabulate import tabulate
 
 from benchmarks.timing import (
     inference_examples_per_s,
+    parse_module_args,
     peak_rss_mb,
     record,
+    records_table,
     training_examples_per_s,
+    write_json,
 )
 from keras_mtl.models.baselines import hard_sharing, single_task
 from keras_mtl.models.sluice import cross_stitch, sluice
@@ -142,54 +142,11 @@ def run(quick=False, batch_size=64, names=None):
     return records
 
 
-def table(records):
-    """A GitHub-markdown table of records (any benchmark's)."""
-    rows = [
-        (
-            r["model"],
-            r["baseline"],
-            r.get("setup", ""),
-            r["backend"],
-            r["batch_size"],
-            f"{r['examples_per_s']:.0f}",
-            f"{r['baseline_examples_per_s']:.0f}",
-            f"{r['ratio']:.2f}",
-            _fmt(r.get("inference_ratio")),
-            _fmt(r.get("step_ms"), "{:.1f}"),
-            _fmt(r.get("peak_rss_mb"), "{:.0f}"),
-        )
-        for r in records
-    ]
-    headers = [
-        "model",
-        "baseline",
-        "setup",
-        "backend",
-        "batch",
-        "train ex/s",
-        "baseline ex/s",
-        "ratio",
-        "infer ratio",
-        "step ms",
-        "peak RSS MiB",
-    ]
-    return tabulate(rows, headers, tablefmt="github")
-
-
-def _fmt(value, pattern="{:.2f}"):
-    return "" if value is None else pattern.format(value)
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--output", default="sharing_benchmark.json")
-    args = parser.parse_args(argv)
+    args = parse_module_args(__doc__, "sharing_benchmark.json", 64, argv)
     records = run(args.quick, args.batch_size)
-    print(table(records))
-    with open(args.output, "w") as handle:
-        json.dump(records, handle, indent=2)
+    print(records_table(records))
+    write_json(records, args.output)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,15 @@
-"""Timing helpers shared by every benchmark: median step time after warm-up."""
+"""Helpers shared by every benchmark: median step time after warm-up, records,
+their table, and the command line of a benchmark module."""
 
+import argparse
+import json
 import resource
 import statistics
 import time
 
 import keras
 import numpy as np
+from tabulate import tabulate
 
 
 def _median_seconds(step, warmup, repeats):
@@ -65,3 +69,51 @@ def record(
         "ratio": examples_per_s / baseline_examples_per_s,
         **extra,
     }
+
+
+RECORD_COLUMNS = (
+    ("model", "model", "{}"),
+    ("baseline", "baseline", "{}"),
+    ("setup", "setup", "{}"),
+    ("backend", "backend", "{}"),
+    ("batch", "batch_size", "{}"),
+    ("train ex/s", "examples_per_s", "{:.0f}"),
+    ("baseline ex/s", "baseline_examples_per_s", "{:.0f}"),
+    ("ratio", "ratio", "{:.2f}"),
+    ("infer ratio", "inference_ratio", "{:.2f}"),
+    ("step ms", "step_ms", "{:.1f}"),
+    ("peak RSS MiB", "peak_rss_mb", "{:.0f}"),
+)
+
+
+def records_table(records, extra_columns=()):
+    """A GitHub-markdown table of records (any benchmark's).
+
+    Args:
+        records: list of dicts from `record`.
+        extra_columns: `(header, key, format)` triples appended to
+            `RECORD_COLUMNS`. A record without a key leaves its cell blank.
+    """
+    columns = RECORD_COLUMNS + tuple(extra_columns)
+    rows = [[_cell(r.get(k), pattern) for _, k, pattern in columns] for r in records]
+    return tabulate(rows, [header for header, _, _ in columns], tablefmt="github")
+
+
+def _cell(value, pattern):
+    return "" if value is None else pattern.format(value)
+
+
+def parse_module_args(description, default_output, default_batch_size, argv=None):
+    """The flags every benchmark module takes: `--quick`, `--batch-size`, `--output`."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--batch-size", type=int, default=default_batch_size)
+    parser.add_argument("--output", default=default_output)
+    return parser.parse_args(argv)
+
+
+def write_json(data, path):
+    """Writes a benchmark's results and says where."""
+    with open(path, "w") as handle:
+        json.dump(data, handle, indent=2, default=float)
+    print(f"wrote {path}")

@@ -7,15 +7,20 @@ the proximal step alone as the number of tasks grows.
     python -m benchmarks.tree [--quick] [--output tree.json]
 """
 
-import argparse
-import json
 import time
 
 import keras
 import numpy as np
 from tabulate import tabulate
 
-from benchmarks.timing import peak_rss_mb, record, training_examples_per_s
+from benchmarks.timing import (
+    parse_module_args,
+    peak_rss_mb,
+    record,
+    records_table,
+    training_examples_per_s,
+    write_json,
+)
 from keras_mtl.layers.tree_grouped_dense import TreeGroupedDense
 from keras_mtl.layers.tree_prox import proximal_step
 from keras_mtl.losses import MaskedLoss
@@ -96,42 +101,19 @@ def prox_scaling(quick=False, params=29):
     return [(t, prox_seconds(t, params)) for t in tasks]
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--output", default="tree_benchmark.json")
-    args = parser.parse_args()
+def main(argv=None):
+    args = parse_module_args(__doc__, "tree_benchmark.json", 256, argv)
     records = run(args.quick, args.batch_size)
     prox = prox_scaling(args.quick)
-    print(
-        tabulate(
-            [
-                (
-                    r["model"],
-                    r["baseline"],
-                    r["backend"],
-                    f"{r['examples_per_s']:.0f}",
-                    f"{r['baseline_examples_per_s']:.0f}",
-                    f"{r['ratio']:.2f}",
-                )
-                for r in records
-            ],
-            headers=["model", "baseline", "backend", "ex/s", "baseline ex/s", "ratio"],
-        )
-    )
+    print(records_table(records))
     print(
         tabulate(
             [(t, f"{s * 1e3:.2f}") for t, s in prox],
             headers=["tasks (P=29, H=3, K=10)", "prox step ms"],
         )
     )
-    with open(args.output, "w") as f:
-        json.dump(
-            {"records": records, "prox_ms": {str(t): s * 1e3 for t, s in prox}},
-            f,
-            indent=2,
-        )
+    prox_ms = {str(t): s * 1e3 for t, s in prox}
+    write_json({"records": records, "prox_ms": prox_ms}, args.output)
 
 
 if __name__ == "__main__":
