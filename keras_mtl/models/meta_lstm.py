@@ -12,7 +12,7 @@ from keras_mtl.models.components import (
     prepare,
     task_head,
 )
-from keras_mtl.models.multitask_model import MultiTaskModel
+from keras_mtl.models.multitask_model import MultiTaskModel, token_embedding
 from keras_mtl.task import Task
 
 
@@ -262,7 +262,7 @@ def meta_lstm_transfer(
         )
     source = _meta_cells(model)
     cell = source[0][0]
-    embedding = _embedding(model)
+    embedding = token_embedding(model)
     features = {"vocab_size": None, "input_shape": None, "embedding_dim": 64}
     if embedding is None:
         sequence = [t for t in model.inputs if "task_id" not in t.name][0]
@@ -291,14 +291,7 @@ def meta_lstm_transfer(
                 value = keras.ops.convert_to_numpy(getattr(old, weight))
                 getattr(fresh, weight).assign(value)
     if embedding is not None:
-        new_embedding = _embedding(new)
+        new_embedding = token_embedding(new)
         new_embedding.set_weights(embedding.get_weights())
         new_embedding.trainable = not freeze_embedding
     return compile_tasks(new, tasks, learning_rate)
-
-
-def _embedding(model):
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Embedding):
-            return layer
-    return None

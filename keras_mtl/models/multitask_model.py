@@ -6,6 +6,14 @@ from keras_mtl.models.data_checks import check_fit_data
 from keras_mtl.task import Task, validate_tasks
 
 
+def token_embedding(model):
+    """The model's token `Embedding` layer, or `None` if it reads features."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Embedding):
+            return layer
+    return None
+
+
 @keras.saving.register_keras_serializable(package="keras_mtl")
 class MultiTaskModel(keras.Model):
     """A functional Keras model with one output per `Task`.
@@ -36,10 +44,8 @@ class MultiTaskModel(keras.Model):
         self.tasks = validate_tasks(tasks)
 
     def _vocab_size(self):
-        for layer in self.layers:
-            if isinstance(layer, keras.layers.Embedding):
-                return layer.input_dim
-        return None
+        embedding = token_embedding(self)
+        return None if embedding is None else embedding.input_dim
 
     def _check(self, x, y, validation_data=None):
         vocab = self._vocab_size()
