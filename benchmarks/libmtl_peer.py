@@ -1,11 +1,14 @@
-"""A peer side by side: LibMTL (PyTorch) vs keras_mtl on the torch backend.
+"""A peer side by side: LibMTL (PyTorch) vs keras_mtl.
 
 The same shapes — an MLP encoder of `num_layers` Dense/Linear + ReLU layers
 of `units` on `(batch, 64)` features, one softmax head per task — trained
-with LibMTL's `HPS` and `Cross_stitch` architectures (a plain PyTorch loop:
-Adam, sum of the tasks' cross-entropies, as LibMTL's `Trainer` with equal
-weighting does) and with keras_mtl's `hard_sharing` and `cross_stitch`
-(`train_on_batch`), alternating over rounds in one process.
+with LibMTL's `HPS` and `Cross_stitch` architectures (a plain PyTorch loop on
+one fixed batch: Adam, sum of the tasks' cross-entropies, as LibMTL's
+`Trainer` with equal weighting does) and with keras_mtl's `hard_sharing` and
+`cross_stitch` (`model.fit`, see `timing.training_examples_per_s`). keras_mtl
+on the torch backend alternates with LibMTL over rounds in this process;
+keras_mtl on JAX is timed in a child process (`--keras-side`) of the same run
+and compared with the same LibMTL medians.
 
 LibMTL is not a dependency of keras_mtl. Install it next to the torch you
 test with, without its dependencies (its 1.1.5 release pins a CUDA torch and
@@ -22,7 +25,6 @@ barriers, which penalises the side issuing more small ops.
 """
 
 import os
-import statistics
 import sys
 import types
 import unittest
@@ -35,13 +37,16 @@ import keras
 import numpy as np
 
 from benchmarks.timing import (
+    SKIPPED,
     _median_seconds,
-    inference_examples_per_s,
+    keras_speeds,
+    medians,
     parse_module_args,
     peak_rss_mb,
     record,
+    records_from_child,
     records_table,
-    training_examples_per_s,
+    schedule,
     write_json,
 )
 from keras_mtl.models.baselines import hard_sharing
@@ -49,7 +54,6 @@ from keras_mtl.models.sluice import cross_stitch
 from keras_mtl.task import Task
 
 DEFAULT_LIBMTL_PATH = "/tmp/libmtl_pkgs"
-SKIPPED = 77  # exit status of main() when LibMTL is unavailable
 
 
 def import_libmtl():
@@ -148,69 +152,120 @@ def _torch_speeds(loop, batch_size, repeats):
     return batch_size / train, train, batch_size / infer
 
 
-def _keras_speeds(model, x, y, batch_size, repeats):
-    train, step = training_examples_per_s(model, x, y, batch_size, repeats=repeats)
-    infer, _ = inference_examples_per_s(model, x, batch_size, repeats=repeats)
-    return train, step, infer
+BUILDERS = {"hard_sharing": hard_sharing, "cross_stitch": cross_stitch}
+PEERS = {"hard_sharing": "HPS", "cross_stitch": "Cross_stitch"}
+# Keras backends timed in a child process, against the LibMTL timings of this
+# one: JAX compiles the whole training step, which the torch backend does not.
+OTHER_BACKENDS = ("jax",)
 
 
-def run(quick=False, batch_size=64):
-    """Runs the side by side; returns a list of `benchmarks.timing.record` dicts."""
+def problem(quick, batch_size):
+    """The shared shapes: `(tasks, x, y, builder kwargs)` (seeded)."""
+    dim, units, num_layers = 64, (32 if quick else 256), 4
+    tasks = [Task(f"task{i}", num_classes=10) for i in range(2 if quick else 4)]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch_size, dim)).astype("float32")
+    y = {t.name: rng.integers(0, 10, size=batch_size).astype("int32") for t in tasks}
+    shape = dict(input_shape=(dim,), units=units, num_layers=num_layers, seed=0)
+    return tasks, x, y, shape
+
+
+def keras_side(quick=False, batch_size=64):
+    """keras_mtl's speeds on this process's backend, for every builder.
+
+    Returns:
+        dict builder name → `{"train", "step", "infer", "params"}` (medians
+        over the rounds of `schedule`).
+    """
+    tasks, x, y, shape = problem(quick, batch_size)
+    repeats, rounds = schedule(quick)
+    speeds = {}
+    for name, builder in BUILDERS.items():
+        model = builder(tasks, **shape)
+        runs = [keras_speeds(model, x, y, batch_size, repeats) for _ in range(rounds)]
+        train, step, infer = medians(runs)
+        speeds[name] = dict(
+            train=train,
+            step=step,
+            infer=infer,
+            params=model.count_params(),
+            peak_rss_mb=peak_rss_mb(),
+        )
+    return speeds
+
+
+def run(quick=False, batch_size=64, other_backends=OTHER_BACKENDS):
+    """Runs the side by side; returns a list of `benchmarks.timing.record` dicts.
+
+    keras_mtl on the torch backend is timed in this process, alternating with
+    LibMTL over rounds; keras_mtl on each of `other_backends` is timed in a
+    child process and compared with the same LibMTL medians.
+    """
     HPS, Cross_stitch = import_libmtl()
     import torch
 
     if os.environ.get("BENCH_TORCH_THREADS"):  # e.g. 1 on a CPU shared with others
         torch.set_num_threads(int(os.environ["BENCH_TORCH_THREADS"]))
-
-    dim, units, num_layers = 64, (32 if quick else 256), 4
-    num_tasks = 2 if quick else 4
-    repeats, rounds = (3, 1) if quick else (10, 3)
-    tasks = [Task(f"task{i}", num_classes=10) for i in range(num_tasks)]
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch_size, dim)).astype("float32")
-    y = {t.name: rng.integers(0, 10, size=batch_size).astype("int32") for t in tasks}
-    shape = dict(input_shape=(dim,), units=units, num_layers=num_layers, seed=0)
-    pairs = (
-        ("keras_mtl hard_sharing", hard_sharing, "libmtl HPS", HPS),
-        ("keras_mtl cross_stitch", cross_stitch, "libmtl Cross_stitch", Cross_stitch),
-    )
+    others = {
+        b: records_from_child(__file__, b, quick, batch_size, ("--keras-side",))
+        for b in other_backends
+    }
+    architectures = {"HPS": HPS, "Cross_stitch": Cross_stitch}
+    tasks, x, y, shape = problem(quick, batch_size)
+    repeats, rounds = schedule(quick)
+    setup = f"mlp(T={len(tasks)},units={shape['units']},layers={shape['num_layers']})"
     records = []
-    for name, builder, peer_name, architecture in pairs:
+    for name, builder in BUILDERS.items():
         torch.manual_seed(0)
-        peer = libmtl_model(architecture, tasks, dim, units, num_layers)
+        peer = libmtl_model(
+            architectures[PEERS[name]],
+            tasks,
+            shape["input_shape"][0],
+            shape["units"],
+            shape["num_layers"],
+        )
         loop = TorchLoop(peer, x, y)
         model = builder(tasks, **shape)
         ours, theirs = [], []
         for _ in range(rounds):
-            ours.append(_keras_speeds(model, x, y, batch_size, repeats))
+            ours.append(keras_speeds(model, x, y, batch_size, repeats))
             theirs.append(_torch_speeds(loop, batch_size, repeats))
-        (train, step, infer), (peer_train, peer_step, peer_infer) = (
-            [statistics.median(c) for c in zip(*runs)] for runs in (ours, theirs)
-        )
-        records.append(
-            record(
-                name,
-                peer_name,
-                batch_size,
-                train,
-                peer_train,
-                setup=f"mlp(T={num_tasks},units={units},layers={num_layers})",
-                step_ms=step * 1e3,
-                baseline_step_ms=peer_step * 1e3,
-                inference_examples_per_s=infer,
-                baseline_inference_examples_per_s=peer_infer,
-                inference_ratio=infer / peer_infer,
-                params=model.count_params(),
-                baseline_params=sum(p.numel() for p in peer.parameters()),
-                torch_threads=torch.get_num_threads(),
-                peak_rss_mb=peak_rss_mb(),
+        train, step, infer = medians(ours)
+        sides = {"torch": dict(train=train, step=step, infer=infer)}
+        sides["torch"].update(params=model.count_params(), peak_rss_mb=peak_rss_mb())
+        sides.update({b: speeds[name] for b, speeds in others.items()})
+        peer_train, peer_step, peer_infer = medians(theirs)
+        for backend, side in sides.items():
+            records.append(
+                record(
+                    f"keras_mtl {name}",
+                    f"libmtl {PEERS[name]}",
+                    batch_size,
+                    side["train"],
+                    peer_train,
+                    backend=backend,
+                    setup=setup,
+                    step_ms=side["step"] * 1e3,
+                    baseline_step_ms=peer_step * 1e3,
+                    inference_examples_per_s=side["infer"],
+                    baseline_inference_examples_per_s=peer_infer,
+                    inference_ratio=side["infer"] / peer_infer,
+                    params=side["params"],
+                    baseline_params=sum(p.numel() for p in peer.parameters()),
+                    torch_threads=torch.get_num_threads(),
+                    peak_rss_mb=side["peak_rss_mb"],
+                )
             )
-        )
     return records
 
 
 def main(argv=None):
-    args = parse_module_args(__doc__, "libmtl_peer_benchmark.json", 64, argv)
+    args = parse_module_args(
+        __doc__, "libmtl_peer_benchmark.json", 64, argv, flags=("--keras-side",)
+    )
+    if args.keras_side:  # the child process of `run`: keras_mtl only
+        write_json(keras_side(args.quick, args.batch_size), args.output)
+        return 0
     try:
         records = run(args.quick, args.batch_size)
     except unittest.SkipTest as skip:

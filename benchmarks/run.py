@@ -17,9 +17,7 @@ import importlib
 import json
 import os
 import platform
-import subprocess
 import sys
-import tempfile
 import traceback
 import unittest
 from pathlib import Path
@@ -151,23 +149,6 @@ def _failure(suite, batch_size, **why):
     }
 
 
-def _peer_in_subprocess(quick, batch_size):
-    """libmtl_peer needs the torch backend: run it in a child process."""
-    with tempfile.TemporaryDirectory() as tmp:
-        output = Path(tmp) / "peer.json"
-        command = [sys.executable, str(ROOT / "benchmarks" / "libmtl_peer.py")]
-        command += ["--output", str(output)]
-        command += ["--quick"] if quick else []
-        command += ["--batch-size", str(batch_size)] if batch_size else []
-        env = dict(os.environ, KERAS_BACKEND="torch")
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
-        if done.returncode == 77:  # libmtl_peer.SKIPPED
-            raise unittest.SkipTest(done.stderr.strip().splitlines()[-1])
-        if done.returncode != 0:
-            raise RuntimeError(f"libmtl_peer failed:\n{done.stderr[-2000:]}")
-        return json.loads(output.read_text())
-
-
 def run_suite(suite, quick, batch_size):
     """The records of one benchmark module (a failure becomes one record)."""
     import keras
@@ -177,7 +158,11 @@ def run_suite(suite, quick, batch_size):
         kwargs["batch_size"] = batch_size
     try:
         if suite == "libmtl_peer" and keras.backend.backend() != "torch":
-            return _peer_in_subprocess(quick, batch_size)
+            # libmtl_peer needs the torch backend: run it in a child process.
+            from benchmarks.timing import records_from_child
+
+            script = ROOT / "benchmarks" / "libmtl_peer.py"
+            return records_from_child(script, "torch", quick, batch_size)
         module = importlib.import_module(f"benchmarks.{suite}")
         return module.run(**kwargs)
     except unittest.SkipTest as skip:
@@ -205,6 +190,8 @@ def table(records):
                 r["suite"],
                 r["model"],
                 r["baseline"] or r.get("error") or r.get("skipped", ""),
+                r.get("setup", ""),
+                r["backend"],
                 r["batch_size"],
                 number(r["examples_per_s"], "{:.0f}"),
                 number(r["baseline_examples_per_s"], "{:.0f}"),
@@ -215,8 +202,9 @@ def table(records):
                 number(r.get("peak_rss_mb"), "{:.0f}"),
             )
         )
-    headers = ["suite", "model", "baseline", "batch", "ex/s", "baseline ex/s"]
-    headers += ["ratio", "target", "met", "infer ratio", "peak RSS MiB"]
+    headers = ["suite", "model", "baseline", "setup", "backend", "batch", "ex/s"]
+    headers += ["baseline ex/s", "ratio", "target", "met", "infer ratio"]
+    headers += ["peak RSS MiB"]
     return tabulate(rows, headers, tablefmt="github")
 
 

@@ -9,17 +9,15 @@ the ratio is robust to a machine shared with other work.
     KERAS_BACKEND=jax python -m benchmarks.sharing [--quick] [--output sharing.json]
 """
 
-import statistics
-
 import numpy as np
 
 from benchmarks.timing import (
-    inference_examples_per_s,
+    compare,
     parse_module_args,
     peak_rss_mb,
     record,
     records_table,
-    training_examples_per_s,
+    schedule,
     write_json,
 )
 from keras_mtl.models.baselines import hard_sharing, single_task
@@ -87,27 +85,9 @@ def _tokens(tasks, n, length, vocab):
     return x, y
 
 
-def _timed(model, x, y, batch_size, repeats):
-    train, step = training_examples_per_s(model, x, y, batch_size, repeats=repeats)
-    infer, _ = inference_examples_per_s(model, x, batch_size, repeats=repeats)
-    return train, step, infer
-
-
-def compare(model, baseline, x, y, batch_size, repeats=10, rounds=3):
-    """Alternates timing of two models; medians of train/infer examples/s."""
-    runs = {"model": [], "baseline": []}
-    for _ in range(rounds):
-        runs["model"].append(_timed(model, x, y, batch_size, repeats))
-        runs["baseline"].append(_timed(baseline, x, y, batch_size, repeats))
-    return {
-        key: [statistics.median(column) for column in zip(*values)]
-        for key, values in runs.items()
-    }
-
-
 def run(quick=False, batch_size=64, names=None):
     """Runs the benchmark; returns a list of records (benchmarks.timing.record)."""
-    repeats, rounds = (3, 1) if quick else (10, 3)
+    repeats, rounds = schedule(quick)
     records = []
     for setup, (kwargs, tasks, make_data) in setups(quick).items():
         x, y = make_data(batch_size)

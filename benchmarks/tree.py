@@ -14,11 +14,12 @@ import numpy as np
 from tabulate import tabulate
 
 from benchmarks.timing import (
+    compare,
     parse_module_args,
     peak_rss_mb,
     record,
     records_table,
-    training_examples_per_s,
+    schedule,
     write_json,
 )
 from keras_mtl.layers.tree_grouped_dense import TreeGroupedDense
@@ -70,16 +71,15 @@ def prox_seconds(num_tasks, params, repeats=5):
 def run(quick=False, batch_size=256):
     """Runs the benchmark; returns a list of records (benchmarks.timing.record)."""
     dim, units = 28, 8
-    repeats = 3 if quick else 10
+    repeats, rounds = schedule(quick)
     records = []
     for num_tasks in (8,) if quick else (8, 32):
         x, y = _data(num_tasks, batch_size, dim, units)
-        base, _ = training_examples_per_s(
-            dense_heads(num_tasks, dim, units), x, y, batch_size, repeats=repeats
-        )
+        baseline = dense_heads(num_tasks, dim, units)
         for every in (1, 10):
             model = tree_model(num_tasks, dim, units, prox_every=every)
-            speed, _ = training_examples_per_s(model, x, y, batch_size, repeats=repeats)
+            timed = compare(model, baseline, x, y, batch_size, repeats, rounds)
+            (speed, step, _), (base, base_step, _) = timed["model"], timed["baseline"]
             records.append(
                 record(
                     f"tree_head(T={num_tasks},prox_every={every})",
@@ -88,6 +88,8 @@ def run(quick=False, batch_size=256):
                     speed,
                     base,
                     num_tasks=num_tasks,
+                    step_ms=step * 1e3,
+                    baseline_step_ms=base_step * 1e3,
                     peak_rss_mb=peak_rss_mb(),
                     prox_step_ms=prox_seconds(num_tasks, (dim + 1) * units) * 1e3,
                 )
