@@ -174,8 +174,7 @@ def keras_side(quick=False, batch_size=64):
     """keras_mtl's speeds on this process's backend, for every builder.
 
     Returns:
-        dict builder name → `{"train", "step", "infer", "params"}` (medians
-        over the rounds of `schedule`).
+        dict builder name → `_side` dict.
     """
     tasks, x, y, shape = problem(quick, batch_size)
     repeats, rounds = schedule(quick)
@@ -183,15 +182,21 @@ def keras_side(quick=False, batch_size=64):
     for name, builder in BUILDERS.items():
         model = builder(tasks, **shape)
         runs = [keras_speeds(model, x, y, batch_size, repeats) for _ in range(rounds)]
-        train, step, infer = medians(runs)
-        speeds[name] = dict(
-            train=train,
-            step=step,
-            infer=infer,
-            params=model.count_params(),
-            peak_rss_mb=peak_rss_mb(),
-        )
+        speeds[name] = _side(model, runs)
     return speeds
+
+
+def _side(model, runs):
+    """`{"train", "step", "infer"}` (medians of `keras_speeds` runs), the
+    model's `params` and this process's `peak_rss_mb`."""
+    train, step, infer = medians(runs)
+    return dict(
+        train=train,
+        step=step,
+        infer=infer,
+        params=model.count_params(),
+        peak_rss_mb=peak_rss_mb(),
+    )
 
 
 def run(quick=False, batch_size=64, other_backends=OTHER_BACKENDS):
@@ -230,9 +235,7 @@ def run(quick=False, batch_size=64, other_backends=OTHER_BACKENDS):
         for _ in range(rounds):
             ours.append(keras_speeds(model, x, y, batch_size, repeats))
             theirs.append(_torch_speeds(loop, batch_size, repeats))
-        train, step, infer = medians(ours)
-        sides = {"torch": dict(train=train, step=step, infer=infer)}
-        sides["torch"].update(params=model.count_params(), peak_rss_mb=peak_rss_mb())
+        sides = {"torch": _side(model, ours)}
         sides.update({b: speeds[name] for b, speeds in others.items()})
         peer_train, peer_step, peer_infer = medians(theirs)
         for backend, side in sides.items():

@@ -1,5 +1,6 @@
-"""Helpers shared by every benchmark: median step time after warm-up, records,
-their table, and the command line of a benchmark module."""
+"""Helpers shared by every benchmark: training and inference speeds, model vs
+baseline alternating over rounds, records, their table, the command line of a
+benchmark module, and running a module in a child process."""
 
 import argparse
 import json
@@ -34,26 +35,17 @@ def _median_seconds(step, warmup, repeats):
     return statistics.median(times)
 
 
-def _slice(data, batch_size):
+def _batches(data, batch_size, steps=1):
+    """`steps` copies of the first `batch_size` rows, one after the other."""
     if isinstance(data, dict):
-        return {k: _slice(v, batch_size) for k, v in data.items()}
+        return {k: _batches(v, batch_size, steps) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
-        return [_slice(v, batch_size) for v in data]
-    return np.asarray(data)[:batch_size]
-
-
-def _repeat_batch(data, batch_size, steps):
-    """`steps` copies of the first batch, one after the other (fit's epoch)."""
-    if isinstance(data, dict):
-        return {k: _repeat_batch(v, batch_size, steps) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_repeat_batch(v, batch_size, steps) for v in data]
-    batch = np.asarray(data)[:batch_size]
-    return np.concatenate([batch] * steps, axis=0)
+        return [_batches(v, batch_size, steps) for v in data]
+    return np.concatenate([np.asarray(data)[:batch_size]] * steps, axis=0)
 
 
 def _fit_seconds(model, x, y, batch_size, steps):
-    xs, ys = _repeat_batch(x, batch_size, steps), _repeat_batch(y, batch_size, steps)
+    xs, ys = _batches(x, batch_size, steps), _batches(y, batch_size, steps)
     start = time.perf_counter()
     model.fit(xs, ys, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
     return time.perf_counter() - start
@@ -86,7 +78,7 @@ def training_examples_per_s(model, x, y, batch_size, warmup=3, repeats=10):
 
 def inference_examples_per_s(model, x, batch_size, warmup=3, repeats=10):
     """Inference throughput: examples/s of `predict_on_batch`."""
-    xb = _slice(x, batch_size)
+    xb = _batches(x, batch_size)
     seconds = _median_seconds(lambda: model.predict_on_batch(xb), warmup, repeats)
     return batch_size / seconds, seconds
 
