@@ -44,10 +44,9 @@ def _batches(data, batch_size, steps=1):
     return np.concatenate([np.asarray(data)[:batch_size]] * steps, axis=0)
 
 
-def _fit_seconds(model, x, y, batch_size, steps):
-    xs, ys = _batches(x, batch_size, steps), _batches(y, batch_size, steps)
+def _fit_seconds(model, data, batch_size):
     start = time.perf_counter()
-    model.fit(xs, ys, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    model.fit(*data, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
     return time.perf_counter() - start
 
 
@@ -65,10 +64,13 @@ def training_examples_per_s(model, x, y, batch_size, warmup=3, repeats=10):
     Returns:
         `(examples per second, seconds per step)`.
     """
-    _fit_seconds(model, x, y, batch_size, warmup)
-    short, long = (
-        min(_fit_seconds(model, x, y, batch_size, steps) for _ in range(2))
+    epochs = [
+        (_batches(x, batch_size, steps), _batches(y, batch_size, steps))
         for steps in (warmup, warmup + repeats)
+    ]
+    _fit_seconds(model, epochs[0], batch_size)
+    short, long = (
+        min(_fit_seconds(model, data, batch_size) for _ in range(2)) for data in epochs
     )
     seconds = (long - short) / repeats
     if seconds <= 0:  # a burst of load during the short fits: bound it instead
