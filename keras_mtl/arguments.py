@@ -42,3 +42,11 @@ def check_choice(value, name, choices):
             f"`{name}` must be one of {tuple(choices)}. Received: {name}={value!r}"
         )
     return value
+
+
+def check_learning_rate(value, name="learning_rate"):
+    """Returns `value` as a float > 0 (a rate of 0 would never train)."""
+    value = check_float(value, name)
+    if not value > 0:
+        raise ValueError(f"`{name}` must be > 0. Received: {name}={value}")
+    return value

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_mtl.labels import mask_labels
+from keras_mtl.labels import as_expected_labels, mask_labels, wants_sparse_labels
 
 
 @keras.saving.register_keras_serializable(package="keras_mtl")
@@ -14,6 +14,12 @@ class MaskedLoss(keras.losses.Loss):
     skipped; so is sequence padding labelled `-1`), which equals the wrapped
     loss on the labelled subset alone. A batch with no labels gives 0.
 
+    Class labels are integer ids. A loss that compares probabilities with
+    binary or one-hot labels (`"binary_crossentropy"`, `"categorical_*"`,
+    hinge losses) gets the positive class of a 2-class task (id 1, against
+    its probability) or one-hot labels, so any Keras loss works on the
+    task's softmax output.
+
     Args:
         loss: A Keras loss: name, function, or `keras.losses.Loss` (whose
             `call` gives per-example values).
@@ -24,8 +30,12 @@ class MaskedLoss(keras.losses.Loss):
     Example:
 
     >>> loss = MaskedLoss("sparse_categorical_crossentropy", classification=True)
-    >>> float(loss(np.array([1, -1]), np.array([[0.5, 0.5], [0.9, 0.1]])))
-    0.693...
+    >>> y_pred = np.array([[0.5, 0.5], [0.9, 0.1]])
+    >>> round(float(loss(np.array([1, -1]), y_pred)), 4)
+    0.6931
+    >>> binary = MaskedLoss("binary_crossentropy", classification=True)
+    >>> round(float(binary(np.array([1, -1]), y_pred)), 4)
+    0.6931
     """
 
     def __init__(self, loss, classification, name="masked_loss", **kwargs):
@@ -35,6 +45,7 @@ class MaskedLoss(keras.losses.Loss):
         if self.loss is None:
             raise ValueError(f"Unknown `loss`. Received: loss={loss!r}")
         self.classification = bool(classification)
+        self.sparse = wants_sparse_labels(self.loss)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         y_clean, weights = mask_labels(
@@ -43,6 +54,8 @@ class MaskedLoss(keras.losses.Loss):
         return super().__call__(y_clean, y_pred, sample_weight=weights)
 
     def call(self, y_true, y_pred):
+        if self.classification:
+            y_true, y_pred = as_expected_labels(y_true, y_pred, self.sparse)
         if isinstance(self.loss, keras.losses.Loss):
             return self.loss.call(y_true, y_pred)
         return self.loss(y_true, y_pred)

@@ -1,8 +1,9 @@
 """Metrics that skip missing labels (the convention of `keras_mtl.Task`)."""
 
 import keras
+from keras import ops
 
-from keras_mtl.labels import mask_labels
+from keras_mtl.labels import as_expected_labels, mask_labels, wants_sparse_labels
 
 
 def _resolve_metric(metric, classification):
@@ -24,7 +25,12 @@ class MaskedMetric(keras.metrics.Metric):
     The wrapped metric receives the labelled entries only (as sample
     weights), so over a dataset its value equals the wrapped metric computed
     on the labelled subset alone. It keeps the wrapped metric's name, so logs
-    read `<task>_accuracy`.
+    read `<task>_accuracy`. Until it has seen a labelled entry its result is
+    NaN (not the wrapped metric's 0, which would read as a perfect error).
+
+    Class labels are integer ids; a metric on probabilities (AUC, precision,
+    recall, binary accuracy) gets the positive class of a 2-class task (id
+    1, against its probability), or one-hot labels for more classes.
 
     Args:
         metric: A Keras metric: name, function or `keras.metrics.Metric`.
@@ -46,17 +52,26 @@ class MaskedMetric(keras.metrics.Metric):
         super().__init__(name=name or default_name, dtype=dtype)
         self.metric = inner
         self.classification = bool(classification)
+        self.sparse = wants_sparse_labels(inner)
+        self.labelled = self.add_variable(
+            shape=(), initializer="zeros", dtype="float32", name="labelled"
+        )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_clean, weights = mask_labels(
             y_true, y_pred, self.classification, sample_weight
         )
+        if self.classification:
+            y_clean, y_pred = as_expected_labels(y_clean, y_pred, self.sparse)
+        self.labelled.assign_add(ops.sum(weights))
         self.metric.update_state(y_clean, y_pred, sample_weight=weights)
 
     def result(self):
-        return self.metric.result()
+        value = ops.cast(self.metric.result(), "float32")
+        return ops.where(self.labelled > 0, value, float("nan"))
 
     def reset_state(self):
+        self.labelled.assign(0.0)
         self.metric.reset_state()
 
     def get_config(self):
@@ -72,3 +87,40 @@ class MaskedMetric(keras.metrics.Metric):
         config = dict(config)
         config["metric"] = keras.saving.deserialize_keras_object(config["metric"])
         return cls(**config)
+
+
+class TaskLossMean(keras.metrics.Metric):
+    """The mean of a task's masked loss over every labelled entry seen.
+
+    Keras logs a task's loss as the mean of its per-batch values, so a batch
+    without labels for the task counts as a loss of 0 and the logged value
+    depends on the batch size. This metric sums the loss over labelled
+    entries and divides by their count: the loss on the labelled subset,
+    whatever the batching. NaN until a labelled entry is seen.
+
+    Args:
+        loss: `MaskedLoss`. The task's compiled loss.
+        name: str. Log name, e.g. `"pos_loss"`.
+    """
+
+    def __init__(self, loss, name, dtype="float32"):
+        super().__init__(name=name, dtype=dtype)
+        self.loss = loss
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_clean, weights = mask_labels(
+            y_true, y_pred, self.loss.classification, sample_weight
+        )
+        values = ops.cast(self.loss.call(y_clean, y_pred), "float32")
+        self.total.assign_add(ops.sum(values * weights))
+        self.count.assign_add(ops.sum(weights))
+
+    def result(self):
+        mean = self.total / ops.maximum(self.count, 1e-12)
+        return ops.where(self.count > 0, mean, float("nan"))
+
+    def reset_state(self):
+        self.total.assign(0.0)
+        self.count.assign(0.0)

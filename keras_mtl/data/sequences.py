@@ -80,10 +80,27 @@ class BucketedSequences(keras.utils.PyDataset):
         ]
         if self.shuffle:
             self._rng.shuffle(self._batches)
-        else:
-            # Longest batch first: the first batches Keras peeks at to infer
-            # the input signature then differ in length (a dynamic time axis).
-            self._batches.insert(0, self._batches.pop())
+        self._vary_first_widths()
+
+    def _vary_first_widths(self):
+        """Makes batches 0 and 1 differ in width whenever any two batches do.
+
+        Keras's TensorFlow adapter fixes every axis on which the first two
+        batches agree; equal widths there would make a later, wider batch
+        fail ("generator yielded an element of shape ...").
+        """
+        widths = [self._width(rows) for rows in self._batches]
+        if len(widths) < 3 or widths[0] != widths[1]:
+            return
+        other = next((j for j, w in enumerate(widths) if w != widths[0]), None)
+        if other is not None:
+            batches = self._batches
+            batches[1], batches[other] = batches[other], batches[1]
+
+    def _width(self, rows):
+        longest = max(int(self.lengths[rows].max()), 1)
+        rounded = math.ceil(longest / self.bucket_width) * self.bucket_width
+        return min(self.x.shape[1], rounded)
 
     def example_order(self):
         """Row indices of `x` in the order the batches yield them."""
@@ -94,10 +111,7 @@ class BucketedSequences(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         rows = self._batches[index]
-        longest = max(int(self.lengths[rows].max()), 1)
-        width = min(
-            self.x.shape[1], math.ceil(longest / self.bucket_width) * self.bucket_width
-        )
+        width = self._width(rows)
         x = self.x[rows, :width]
         if self.y is None:
             return (x,)

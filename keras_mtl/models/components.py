@@ -2,7 +2,12 @@
 
 import keras
 
-from keras_mtl.arguments import check_choice, check_float, check_int
+from keras_mtl.arguments import (
+    check_choice,
+    check_float,
+    check_int,
+    check_learning_rate,
+)
 from keras_mtl.layers.subspace_concat import SubspaceConcat
 from keras_mtl.models.multitask_model import MultiTaskModel
 from keras_mtl.regularizers import SubspaceOrthogonality
@@ -180,18 +185,21 @@ def task_head(task, x, is_sequence):
 
 def compile_model(inputs, outputs, tasks, name, learning_rate=1e-3):
     """Wraps the graph in a `MultiTaskModel` compiled with the tasks' losses."""
-    model = MultiTaskModel(inputs.tensor, outputs, name=name, tasks=tasks)
-    return compile_tasks(model, tasks, learning_rate)
+    model = MultiTaskModel(
+        inputs.tensor,
+        outputs,
+        name=name,
+        tasks=tasks,
+        learning_rate=check_learning_rate(learning_rate),
+    )
+    model.compile()
+    return model
 
 
 def compile_tasks(model, tasks, learning_rate=1e-3):
     """Compiles `model` with Adam and each task's masked loss, weight and metrics."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(check_float(learning_rate, "learning_rate")),
-        loss={t.name: t.masked_loss() for t in tasks},
-        loss_weights={t.name: t.loss_weight for t in tasks},
-        metrics={t.name: t.masked_metrics() for t in tasks},
-    )
+    model.learning_rate = check_learning_rate(learning_rate)
+    model.compile()
     return model
 
 

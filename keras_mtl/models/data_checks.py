@@ -1,14 +1,39 @@
-"""Checks of the data given to `fit`/`evaluate`, run before any training."""
+"""Checks of the data given to `fit`/`evaluate`, run before Keras traces a step.
+
+Every check works on numpy arrays; `fit`/`evaluate` pass the arrays
+themselves, or the first batch of a `keras.utils.PyDataset` or a
+`tf.data.Dataset` (see `multitask_model`), so every input path raises the same
+`ValueError`/`TypeError` naming the task or argument and the fix.
+"""
 
 import numpy as np
 
 
-def _as_array(value):
+def as_array(value, argument):
+    """`value` as a numpy array (lists and framework tensors converted).
+
+    Raises:
+        TypeError: for ragged nested lists or non-numeric values.
+    """
     if isinstance(value, np.ndarray):
-        return value
-    if hasattr(value, "__array__") and not hasattr(value, "element_spec"):
-        return np.asarray(value)
-    return None
+        array = value
+    else:
+        try:
+            array = np.asarray(value)
+        except ValueError as error:
+            raise TypeError(
+                f"`{argument}` must be an array; a list of sequences of different "
+                "lengths cannot be one. Pad them first, e.g. with "
+                "keras_mtl.data.pad_sequences(sequences). "
+                f"({error})"
+            ) from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"`{argument}` must hold numbers; received dtype {array.dtype} "
+            f"(e.g. {array.flat[0]!r} at index 0). Encode strings as integer ids, "
+            "e.g. with np.unique(values, return_inverse=True)[1]."
+        )
+    return array
 
 
 def check_label_keys(tasks, keys, argument="y"):
@@ -29,33 +54,75 @@ def check_label_keys(tasks, keys, argument="y"):
         )
 
 
-def check_features(x, argument="x", vocab_size=None):
-    """Raises ValueError for NaN/inf features or out-of-range token ids."""
-    arrays = x.values() if isinstance(x, dict) else x
-    if not isinstance(arrays, (list, tuple)) and not isinstance(x, dict):
-        arrays = [x]
-    for array in map(_as_array, arrays):
-        if array is None:
-            continue
+def check_input_shapes(expected, x, argument="x"):
+    """Raises ValueError when an input array's shape differs from the model's.
+
+    Args:
+        expected: dict input name → model input shape (batch axis included,
+            `None` for free axes).
+        x: dict input name → numpy array.
+        argument: str. How the user passed `x`, for messages.
+    """
+    unknown = sorted(set(x) - set(expected))
+    missing = sorted(set(expected) - set(x))
+    if unknown or missing:
+        raise ValueError(
+            f"`{argument}` must be a dict with the keys {sorted(expected)} (the "
+            f"model's inputs). Received the keys {sorted(x)}."
+        )
+    for name, shape in expected.items():
+        array = x[name]
+        want = tuple(shape)
+        fits = array.ndim == len(want) and all(
+            w is None or w == a for w, a in zip(want[1:], array.shape[1:])
+        )
+        if not fits:
+            where = argument if len(expected) == 1 else f"{argument}['{name}']"
+            free = tuple("any" if d is None else d for d in want[1:])
+            raise ValueError(
+                f"`{where}` has shape {array.shape}, but the model input "
+                f"{name!r} takes (batch,) + {free}. Build the model for this data "
+                "(input_shape= or vocab_size=) or reshape the input."
+            )
+
+
+def check_features(x, argument="x", vocab_size=None, pooled=True):
+    """Raises ValueError for NaN/inf features or out-of-range token ids.
+
+    Args:
+        x: dict input name → numpy array.
+        argument: str. How the user passed `x`, for messages.
+        vocab_size: int or None. Upper bound for token ids (input `tokens`).
+        pooled: bool. Whether a sentence-level task pools the tokens (then
+            an all-padding sequence is refused).
+    """
+    for name, array in x.items():
+        where = argument if len(x) == 1 else f"{argument}['{name}']"
         if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
             raise ValueError(
-                f"`{argument}` contains NaN or infinite values "
+                f"`{where}` contains NaN or infinite values "
                 f"({int(np.sum(~np.isfinite(array)))} entries). Clean or impute "
                 "them before training."
             )
-        if vocab_size is not None and array.dtype.kind in "iu" and array.size:
-            _check_token_ids(array, argument, vocab_size)
+        if name == "tokens" and vocab_size is not None and array.size:
+            _check_token_ids(array, where, vocab_size, pooled)
 
 
-def _check_token_ids(array, argument, vocab_size):
-    """Token ids must be in the vocabulary, and no sequence may be all padding."""
-    if array.ndim == 2:
+def _check_token_ids(array, argument, vocab_size, pooled):
+    """Token ids must be in the vocabulary; pooled sequences not all padding."""
+    if array.dtype.kind not in "iu":
+        raise TypeError(
+            f"`{argument}` must hold integer token ids (0 = padding). "
+            f"Received dtype {array.dtype}."
+        )
+    if pooled and array.ndim == 2:
         empty = np.flatnonzero(~np.any(array != 0, axis=1))
         if empty.size:
             raise ValueError(
                 f"`{argument}` has {empty.size} sequence(s) made only of padding "
-                f"(0), e.g. row {int(empty[0])}: drop them (pooled sentence "
-                "outputs of an empty sequence are undefined)."
+                f"(0), e.g. row {int(empty[0])}: a sentence-level task averages "
+                "over the tokens of a sequence, and an empty one has none. Drop "
+                "those rows."
             )
     low, high = int(array.min()), int(array.max())
     if low < 0 or high >= vocab_size:
@@ -65,28 +132,69 @@ def _check_token_ids(array, argument, vocab_size):
         )
 
 
-def check_labels(task, labels, num_examples, argument="y"):
-    """Raises ValueError for labels that break `task`'s convention."""
-    array = _as_array(labels)
-    if array is None:
-        return
-    where = f"`{argument}['{task.name}']`"
-    if num_examples is not None and array.shape[:1] != (num_examples,):
-        raise ValueError(
-            f"{where} has {array.shape[0] if array.ndim else 0} examples but the "
-            f"inputs have {num_examples}."
+def _label_shape_error(task, where, shape, expected):
+    hint = ""
+    if task.is_classification and len(shape) == len(expected) + 1:
+        if shape[-1] == task.num_classes:
+            hint = (
+                " They look one-hot: pass integer class ids instead, e.g. "
+                "np.argmax(labels, axis=-1) (with -1 for a missing label)."
+            )
+    if not task.sequence and len(shape) == 2 and shape[1] > 1 and not hint:
+        hint = (
+            f" Task {task.name!r} has one label per example (sequence=False); "
+            "use Task(..., sequence=True) for one label per time step."
         )
+    if task.sequence and len(shape) >= 2 and len(expected) == 2:
+        if shape[1] != expected[1]:
+            hint = (
+                f" Pad or cut the labels to the inputs' {expected[1]} time steps "
+                "(-1 on padding)."
+            )
+    return ValueError(
+        f"{where} has shape {shape}, but task {task.name!r} expects labels of "
+        f"shape {expected}.{hint}"
+    )
+
+
+def check_label_shape(task, array, num_examples, time_steps, where):
+    """Raises ValueError unless `array` has one label per example (or step)."""
+    shape = array.shape
+    expected = (num_examples,) + ((time_steps,) if task.sequence else ())
+    if num_examples is not None and shape[:1] != (num_examples,):
+        raise ValueError(
+            f"{where} has {shape[0] if shape else 0} examples but the inputs "
+            f"have {num_examples}."
+        )
+    core = shape[: len(expected)]
+    extra = shape[len(expected) :]
+    matches = len(core) == len(expected) and all(
+        e is None or e == s for e, s in zip(expected, core)
+    )
+    if not matches or extra not in ((), (1,)):
+        raise _label_shape_error(task, where, shape, expected)
+
+
+def check_labels(task, array, argument="y"):
+    """Raises ValueError for label values that break `task`'s convention."""
+    where = f"`{argument}['{task.name}']`"
     if task.is_classification:
         if array.dtype.kind == "f":
+            if np.any(np.isnan(array)):
+                raise ValueError(
+                    f"{where} holds NaN: classification labels mark a missing "
+                    "label with -1, e.g. np.where(np.isnan(y), -1, y).astype(int)."
+                )
             if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
                 raise ValueError(
                     f"{where} must hold integer class ids (-1 for a missing "
-                    "label); found NaN, inf or fractional values."
+                    "label); found inf or fractional values."
                 )
         if array.size and (array.min() < -1 or array.max() >= task.num_classes):
             raise ValueError(
                 f"{where} must hold class ids in 0..{task.num_classes - 1} or -1 "
-                f"(missing). Received values in [{array.min()}, {array.max()}]."
+                f"(missing). Received values in [{array.min()}, {array.max()}]. "
+                "Class ids start at 0; only -1 marks a missing label."
             )
     elif np.any(np.isinf(array.astype("float64"))):
         raise ValueError(
@@ -94,46 +202,55 @@ def check_labels(task, labels, num_examples, argument="y"):
         )
 
 
-def _num_examples(x):
-    first = x
-    if isinstance(x, dict):
-        first = next(iter(x.values()), None)
-    elif isinstance(x, (list, tuple)):
-        first = x[0] if x else None
-    array = _as_array(first)
-    return None if array is None or array.ndim == 0 else array.shape[0]
+def labels_as_dict(tasks, y, argument="y"):
+    """`y` as a dict keyed by task name (a list or tuple is in task order).
+
+    Raises:
+        TypeError: if `y` is neither a dict nor a sequence of one label array
+            per task.
+    """
+    names = [t.name for t in tasks]
+    if isinstance(y, dict):
+        return dict(y)
+    if isinstance(y, (list, tuple)) and len(y) == len(tasks) and len(tasks) > 1:
+        return dict(zip(names, y))
+    if len(tasks) == 1:
+        return {names[0]: y}
+    raise TypeError(
+        f"`{argument}` must be a dict keyed by task name ({names}), or a list "
+        f"of {len(tasks)} label arrays in that order. Received: "
+        f"{type(y).__name__}"
+        + (f" of length {len(y)}" if isinstance(y, (list, tuple)) else "")
+    )
 
 
-def check_fit_data(tasks, x, y, prefix="", vocab_size=None):
-    """Checks inputs and label dicts against the tasks before training.
+def check_arrays(tasks, x, y, *, input_shapes, vocab_size=None, argument=""):
+    """Checks numpy inputs and labels against the model before training.
 
     Args:
         tasks: list of `Task`.
-        x: The inputs given to `fit`/`evaluate` (arrays, dict of arrays, or a
-            dataset, whose label keys are checked from its `element_spec`).
-        y: The labels: dict keyed by task name (or `None` with a dataset).
-        prefix: str. Prepended to argument names in messages.
+        x: dict input name → numpy array.
+        y: dict task name → numpy array, or None (inference).
+        input_shapes: dict input name → model input shape.
         vocab_size: int or None. Upper bound for token ids.
+        argument: str. Prefix of argument names in messages (e.g.
+            `"validation_data "`).
 
     Raises:
         TypeError, ValueError: naming the argument and what was expected.
     """
-    spec = getattr(x, "element_spec", None)
-    if y is None and isinstance(spec, tuple) and len(spec) >= 2:
-        if isinstance(spec[1], dict):
-            check_label_keys(tasks, spec[1].keys(), prefix + "y")
-        return
+    x_name = f"{argument}x"
+    check_input_shapes(input_shapes, x, x_name)
+    pooled = any(not t.sequence for t in tasks)
+    check_features(x, x_name, vocab_size, pooled)
     if y is None:
         return
-    if not isinstance(y, dict):
-        if len(tasks) > 1:
-            raise TypeError(
-                f"`{prefix}y` must be a dict keyed by task name "
-                f"({[t.name for t in tasks]}). Received: {type(y).__name__}"
-            )
-        y = {tasks[0].name: y}
-    check_label_keys(tasks, y.keys(), prefix + "y")
-    check_features(x, prefix + "x", vocab_size)
-    count = _num_examples(x)
+    check_label_keys(tasks, y.keys(), f"{argument}y")
+    first = next(iter(x.values()))
+    num_examples = first.shape[0]
+    time_steps = first.shape[1] if first.ndim >= 2 else None
     for task in tasks:
-        check_labels(task, y[task.name], count, prefix + "y")
+        where = f"`{argument}y['{task.name}']`"
+        array = as_array(y[task.name], f"{argument}y['{task.name}']")
+        check_label_shape(task, array, num_examples, time_steps, where)
+        check_labels(task, array, f"{argument}y")

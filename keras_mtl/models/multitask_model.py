@@ -1,9 +1,16 @@
 """`MultiTaskModel`: a functional model that knows its tasks."""
 
 import keras
+from keras import ops
 
-from keras_mtl.models.data_checks import check_fit_data
+from keras_mtl.arguments import check_learning_rate
+from keras_mtl.callbacks import CompactProgbarLogger
+from keras_mtl.losses import MaskedLoss
+from keras_mtl.metrics import MaskedMetric, TaskLossMean
+from keras_mtl.models import input_paths
 from keras_mtl.task import Task, validate_tasks
+
+REGULARIZATION_KEY = "regularization_loss"
 
 
 def token_embedding(model):
@@ -14,60 +21,253 @@ def token_embedding(model):
     return None
 
 
+class _LogMetrics:
+    """The metrics a `MultiTaskModel` adds to Keras's logs (kept untracked)."""
+
+    def __init__(self, losses):
+        self.task_losses = [
+            TaskLossMean(loss, name=f"{name}_loss") for name, loss in losses.items()
+        ]
+        self.regularization = keras.metrics.Mean(name=REGULARIZATION_KEY)
+
+    def all(self):
+        return self.task_losses + [self.regularization]
+
+
 @keras.saving.register_keras_serializable(package="keras_mtl")
 class MultiTaskModel(keras.Model):
     """A functional Keras model with one output per `Task`.
 
-    It behaves as any functional model; in addition it keeps its `tasks`
-    (serialized with the model) and checks the data given to `fit` and
-    `evaluate` before any training step: label dicts must have exactly the
-    task names as keys, labels must follow the missing-label convention, and
-    inputs must be finite (token ids within the vocabulary).
+    It behaves as any functional model; in addition it:
+
+    - keeps its `tasks` (serialized with the model);
+    - compiles each task's loss and metrics with the missing-label mask,
+      also when `compile` is called again with plain Keras losses/metrics;
+    - logs each task's loss as its mean over the labelled entries (Keras's
+      own per-output loss is a mean of per-batch values, which counts a
+      batch without labels for the task as 0), NaN for a task without
+      labels, and the regularization terms (`add_loss`, weight
+      regularizers) as `regularization_loss`;
+    - checks the data given to `fit`, `evaluate` and `predict` before any
+      step, on every input path (arrays, `keras.utils.PyDataset`,
+      `tf.data.Dataset`): label keys, shapes and ranges, input shapes,
+      NaN/inf inputs, token ids;
+    - keeps progress lines short when there are many tasks (the History
+      still holds every per-task value).
 
     Args:
         inputs: The model's input tensor(s).
         outputs: dict of output tensors keyed by task name.
         name: str. Model name.
         tasks: list of `Task` (or their configs), in output order.
+        learning_rate: float. Learning rate of the Adam optimizer that
+            `compile(optimizer="auto")` makes. Defaults to `1e-3`.
 
     Example:
 
     >>> inputs = keras.Input((3,))
     >>> outputs = {"y": keras.layers.Dense(1, name="y")(inputs)}
     >>> model = MultiTaskModel(inputs, outputs, tasks=[Task("y")])
+    >>> model.compile()
     """
+
+    # More tasks than this: progress lines show only the aggregate entries.
+    COMPACT_PROGRESS_TASKS = 6
 
     def __init__(self, inputs, outputs, name=None, **kwargs):
         tasks = kwargs.pop("tasks", None)
+        learning_rate = kwargs.pop("learning_rate", 1e-3)
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         tasks = [t if isinstance(t, Task) else Task.from_config(t) for t in tasks]
         self.tasks = validate_tasks(tasks)
+        self.learning_rate = check_learning_rate(learning_rate)
+        self._log_metrics = None
+        self._has_regularization = False
 
-    def _vocab_size(self):
+    def vocab_size(self):
+        """The token vocabulary size, or `None` for a model on features."""
         embedding = token_embedding(self)
         return None if embedding is None else embedding.input_dim
 
-    def _check(self, x, y, validation_data=None):
-        vocab = self._vocab_size()
-        check_fit_data(self.tasks, x, y, vocab_size=vocab)
-        if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
-            check_fit_data(
-                self.tasks,
-                validation_data[0],
-                validation_data[1],
-                prefix="validation_data ",
-                vocab_size=vocab,
-            )
+    # -- compile -----------------------------------------------------------
+
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        loss_weights=None,
+        metrics="auto",
+        **kwargs,
+    ):
+        """Compiles the model; every task loss and metric skips missing labels.
+
+        Args:
+            optimizer: `"auto"` (Adam at the model's `learning_rate`) or any
+                Keras optimizer.
+            loss: `"auto"` (each task's own loss), one Keras loss for every
+                task, a list in task order, or a dict task name → loss (tasks
+                not named keep their own). Each is wrapped in `MaskedLoss`.
+            loss_weights: None (each task's `loss_weight`) or a dict task name
+                → weight (tasks not named keep theirs).
+            metrics: `"auto"` (each task's own metrics), a list given to every
+                task, or a dict task name → list (tasks not named keep
+                theirs). Each is wrapped in `MaskedMetric`.
+            **kwargs: Passed to `keras.Model.compile`.
+        """
+        if isinstance(optimizer, str) and optimizer == "auto":
+            optimizer = keras.optimizers.Adam(self.learning_rate)
+        losses = self._task_losses(loss)
+        super().compile(
+            optimizer=optimizer,
+            loss=losses,
+            loss_weights=self._task_loss_weights(loss_weights),
+            metrics=self._task_metrics(metrics),
+            **kwargs,
+        )
+        self._log_metrics = _LogMetrics(losses or {})
+
+    def compile_from_config(self, config):
+        """Compiles a loaded model as it was saved (Keras skips custom compiles)."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if hasattr(self, "optimizer") and self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def _per_task(self, value, argument):
+        """dict task name → value (or `None` where the call names nothing)."""
+        names = [t.name for t in self.tasks]
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(names))
+            if unknown:
+                raise ValueError(
+                    f"`{argument}` names unknown task(s) {unknown}. Expected "
+                    f"keys among {names}."
+                )
+            return {n: value.get(n) for n in names}
+        if isinstance(value, (list, tuple)) and argument == "loss":
+            if len(value) != len(names):
+                raise ValueError(
+                    f"`loss` as a list needs one loss per task ({names}). "
+                    f"Received {len(value)}."
+                )
+            return dict(zip(names, value))
+        return {n: value for n in names}
+
+    def _task_losses(self, loss):
+        if loss is None:
+            return None
+        given = self._per_task(loss, "loss")
+        losses = {}
+        for task in self.tasks:
+            value = given[task.name]
+            if value is None or (isinstance(value, str) and value == "auto"):
+                losses[task.name] = task.masked_loss()
+            elif isinstance(value, MaskedLoss):
+                losses[task.name] = value
+            else:
+                losses[task.name] = MaskedLoss(
+                    value, task.is_classification, name=f"{task.name}_loss"
+                )
+        return losses
+
+    def _task_loss_weights(self, loss_weights):
+        weights = {t.name: t.loss_weight for t in self.tasks}
+        if loss_weights is not None:
+            given = self._per_task(loss_weights, "loss_weights")
+            weights.update({k: v for k, v in given.items() if v is not None})
+        return weights
+
+    def _task_metrics(self, metrics):
+        if metrics is None:
+            return None
+        given = self._per_task(metrics, "metrics")
+        compiled = {}
+        for task in self.tasks:
+            value = given[task.name]
+            if value is None or (isinstance(value, str) and value == "auto"):
+                compiled[task.name] = task.masked_metrics()
+                continue
+            value = value if isinstance(value, (list, tuple)) else [value]
+            compiled[task.name] = [
+                MaskedMetric.from_config(m.get_config())
+                if isinstance(m, MaskedMetric)
+                else MaskedMetric(m, task.is_classification)
+                for m in value
+            ]
+        return compiled
+
+    # -- logs --------------------------------------------------------------
+
+    @property
+    def metrics(self):
+        extra = self._log_metrics.all() if self._log_metrics else []
+        return super().metrics + extra
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, **kwargs):
+        total = super().compute_loss(x, y, y_pred, sample_weight, **kwargs)
+        if self._log_metrics is not None and self.losses:
+            self._has_regularization = True
+            terms = [ops.sum(ops.cast(term, "float32")) for term in self.losses]
+            self._log_metrics.regularization.update_state(ops.sum(ops.stack(terms)))
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if self._log_metrics is not None and isinstance(y, dict):
+            for task, metric in zip(self.tasks, self._log_metrics.task_losses):
+                weight = sample_weight
+                if isinstance(sample_weight, dict):
+                    weight = sample_weight.get(task.name)
+                metric.update_state(y[task.name], y_pred[task.name], weight)
+        return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    def get_metrics_result(self):
+        logs = super().get_metrics_result()
+        if not self._has_regularization:
+            logs.pop(REGULARIZATION_KEY, None)
+        return logs
+
+    # -- fit / evaluate / predict -----------------------------------------
+
+    def _progress_callbacks(self, callbacks, verbose):
+        if isinstance(callbacks, keras.callbacks.CallbackList):
+            return callbacks  # `fit`'s own validation pass
+        callbacks = list(callbacks or [])
+        compact = len(self.tasks) > self.COMPACT_PROGRESS_TASKS
+        has_progbar = any(
+            isinstance(c, keras.callbacks.ProgbarLogger) for c in callbacks
+        )
+        if compact and verbose != 0 and not has_progbar:
+            callbacks.append(CompactProgbarLogger(self.tasks))
+        return callbacks
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        self._check(x, y, kwargs.get("validation_data"))
+        x, y = input_paths.prepare_data(self, x, y)
+        if "validation_data" in kwargs:
+            kwargs["validation_data"] = input_paths.prepare_validation(
+                self, kwargs["validation_data"]
+            )
+        kwargs["callbacks"] = self._progress_callbacks(
+            kwargs.get("callbacks"), kwargs.get("verbose", "auto")
+        )
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._check(x, y)
+        x, y = input_paths.prepare_data(self, x, y)
+        kwargs["callbacks"] = self._progress_callbacks(
+            kwargs.get("callbacks"), kwargs.get("verbose", "auto")
+        )
         return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """As `keras.Model.predict`, with the outputs in task order."""
+        x, _ = input_paths.prepare_data(self, x)
+        outputs = super().predict(x, *args, **kwargs)
+        if isinstance(outputs, dict):
+            return {t.name: outputs[t.name] for t in self.tasks}
+        return outputs
 
     def get_config(self):
         config = super().get_config()
         config["tasks"] = [task.get_config() for task in self.tasks]
+        config["learning_rate"] = self.learning_rate
         return config
