@@ -20,9 +20,10 @@ __all__ = [
 
 
 def __getattr__(name):
-    # `keras_mtl.tuning` needs keras-tuner (the `tuning` extra): import on first use.
-    if name == "tuning":
+    # `keras_mtl.tuning` needs keras-tuner (the `tuning` extra) and
+    # `keras_mtl.plotting` imports matplotlib: both load on first use.
+    if name in ("tuning", "plotting"):
         import importlib
 
-        return importlib.import_module("keras_mtl.tuning")
+        return importlib.import_module(f"keras_mtl.{name}")
     raise AttributeError(f"module 'keras_mtl' has no attribute {name!r}")

@@ -1,12 +1,9 @@
 """Plots of what a sluice network learned to share."""
 
-import matplotlib
+from matplotlib.figure import Figure  # no pyplot: the user's backend is untouched
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from keras_mtl.layers.layer_mixture import LayerMixture  # noqa: E402
-from keras_mtl.layers.sluice_unit import SluiceUnit  # noqa: E402
+from keras_mtl.layers.layer_mixture import LayerMixture
+from keras_mtl.layers.sluice_unit import SluiceUnit
 
 
 def _alpha_labels(model, unit):
@@ -36,7 +33,8 @@ def plot_sluice_weights(model, path):
     if not units and not mixtures:
         raise ValueError("`model` has no SluiceUnit or LayerMixture layers to plot.")
     panels = len(units) + bool(mixtures)
-    fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3.4), squeeze=False)
+    fig = Figure(figsize=(3.6 * panels, 3.4))
+    axes = fig.subplots(1, panels, squeeze=False)
     for ax, unit in zip(axes[0], units):
         alpha = unit.alpha_matrix()
         labels = _alpha_labels(model, unit)
@@ -61,7 +59,6 @@ def plot_sluice_weights(model, path):
         fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return fig
 
 

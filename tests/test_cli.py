@@ -1,6 +1,7 @@
 import json
 
 import keras
+import pytest
 
 from keras_mtl.cli import main
 from keras_mtl.plotting import plot_sluice_weights
@@ -39,3 +40,29 @@ def test_train_sluice_end_to_end(tmp_path, capsys):
     png = tmp_path / "weights.png"
     plot_sluice_weights(model, png)
     assert png.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_train_runs_for_seeds_0_to_9(seed, capsys):
+    code = main(
+        [
+            "train",
+            "hard_sharing",
+            "--max-train-sentences",
+            "200",
+            "--epochs",
+            "1",
+            "--num-layers",
+            "1",
+            "--units",
+            "8",
+            "--embedding-dim",
+            "8",
+            "--verbose",
+            "0",
+            "--seed",
+            str(seed),
+        ]
+    )
+    assert code == 0
+    assert "chunk F1" in capsys.readouterr().out

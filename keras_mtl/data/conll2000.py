@@ -108,7 +108,8 @@ def conll2000(max_length=None, min_count=2, max_train_sentences=None, data_dir=N
             defaults to the bundled copy.
 
     Returns:
-        A `TaggingData` with tasks `pos` (44 tags) and `chunk` (IOB2 tags).
+        A `TaggingData` with tasks `pos` (44 tags) and `chunk` (23 IOB2 tags),
+        whatever `max_train_sentences` is.
 
     Example:
 
@@ -117,17 +118,19 @@ def conll2000(max_length=None, min_count=2, max_train_sentences=None, data_dir=N
     >>> model.fit(data.batches("train"), epochs=1)
     """
     folder = dataset_dir("conll2000", data_dir)
-    train = read_conll(folder / "train.txt.gz")[:max_train_sentences]
+    all_train = read_conll(folder / "train.txt.gz")
     test = read_conll(folder / "test.txt.gz")
+    # Tag sets come from the full files, so a subset keeps every class id.
+    tag_names = {
+        "pos": sorted({t[1] for s in all_train + test for t in s}),
+        "chunk": sorted({t[2] for s in all_train + test for t in s}),
+    }
+    train = all_train[:max_train_sentences]
     counts = collections.Counter(normalize_word(w) for s in train for w, _, _ in s)
     vocabulary = ["<pad>", "<unk>"] + sorted(
         w for w, c in counts.items() if c >= min_count
     )
     word_ids = {w: i for i, w in enumerate(vocabulary)}
-    tag_names = {
-        "pos": sorted({t[1] for s in train + test for t in s}),
-        "chunk": sorted({t[2] for s in train + test for t in s}),
-    }
     length = max_length or max(len(s) for s in train + test)
 
     def encode(sentences):

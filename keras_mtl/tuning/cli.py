@@ -44,18 +44,36 @@ def add_tune_parser(subparsers):
             "Random search over a builder's sharing hyperparameters on a "
             "bundled dataset. Trials are kept in DIRECTORY: running the same "
             "command again resumes an interrupted search (a larger "
-            "--max-trials extends it); --overwrite starts afresh."
+            "--max-trials extends it); --overwrite starts afresh. The command "
+            "tunes the builders of token-tagging data; MetaLSTMHyperModel, "
+            "MRNHyperModel and TreeHyperModel are used from Python with your "
+            "own data (see keras_mtl.tuning)."
         ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    tune.add_argument("builder", choices=sorted(TUNABLE))
-    tune.add_argument("--data", choices=DATASETS, default="conll2000")
-    tune.add_argument("--max-trials", type=int, default=10)
-    tune.add_argument("--directory", default="keras_mtl_tuning")
-    tune.add_argument("--project-name", default=None)
-    tune.add_argument("--epochs", type=int, default=1)
-    tune.add_argument("--batch-size", type=int, default=32)
-    tune.add_argument("--embedding-dim", type=int, default=32)
-    tune.add_argument("--max-train-sentences", type=int, default=None)
+    tune.add_argument("builder", choices=sorted(TUNABLE), help="builder to tune")
+    tune.add_argument(
+        "--data",
+        choices=DATASETS,
+        default="conll2000",
+        help="bundled tagging data (synthetic: two tiny tasks, for smoke tests)",
+    )
+    tune.add_argument("--max-trials", type=int, default=10, help="trials in all")
+    tune.add_argument(
+        "--directory", default="keras_mtl_tuning", help="where trials are kept"
+    )
+    tune.add_argument("--project-name", default=None, help="default: BUILDER_DATA")
+    tune.add_argument("--epochs", type=int, default=1, help="epochs per trial")
+    tune.add_argument("--batch-size", type=int, default=32, help="sentences a step")
+    tune.add_argument(
+        "--embedding-dim", type=int, default=32, help="word embedding width"
+    )
+    tune.add_argument(
+        "--max-train-sentences",
+        type=int,
+        default=None,
+        help="use the first N training sentences only (all when not given)",
+    )
     tune.add_argument(
         "--validation-fraction",
         type=float,
@@ -76,9 +94,9 @@ def add_tune_parser(subparsers):
         help="search these values of a hyperparameter (JSON list), repeatable",
     )
     tune.add_argument("--top", type=int, default=3, help="best trials to print")
-    tune.add_argument("--seed", type=int, default=0)
-    tune.add_argument("--overwrite", action="store_true")
-    tune.add_argument("--verbose", type=int, default=0)
+    tune.add_argument("--seed", type=int, default=0, help="seed of the search")
+    tune.add_argument("--overwrite", action="store_true", help="discard earlier trials")
+    tune.add_argument("--verbose", type=int, default=0, help="Keras verbosity")
     tune.set_defaults(run=tune_main)
     return tune
 

@@ -65,13 +65,15 @@ def task_scores(tasks, logs, prefix="val_"):
 
     Returns:
         dict task name → score in [0, 1], for the tasks whose metric is in
-        `logs` (none when, e.g., no validation data was given).
+        `logs` with a finite value. A task without labels in the data logs
+        NaN and is left out (a score of 0 would punish the trial, and the
+        metric's raw 0 would read as a perfect error).
     """
     tasks = validate_tasks(tasks)
     scores = {}
     for task in tasks:
         key = metric_key(task, len(tasks), prefix)
-        if key in logs:
+        if key in logs and math.isfinite(float(logs[key])):
             scores[task.name] = to_score(_first_metric_name(task), logs[key])
     return scores
 

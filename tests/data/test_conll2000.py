@@ -67,3 +67,31 @@ def test_pad_sequences():
 def test_bad_split(data):
     with pytest.raises(ValueError, match="split"):
         data.batches("dev")
+
+
+def test_a_subset_keeps_every_tag_class():
+    small = conll2000(max_train_sentences=300)
+    assert [t.num_classes for t in small.tasks] == [44, 23]
+
+
+def test_shuffled_batches_start_with_two_widths_for_every_seed():
+    # Keras's TensorFlow adapter fixes the time axis from the first two
+    # batches; before the fix 77 of 200 shuffle seeds gave them equal widths.
+    small = conll2000(max_train_sentences=200)
+    for seed in range(200):
+        batches = small.batches("train", batch_size=32, seed=seed)
+        for _ in range(2):  # the first epoch, then a reshuffled one
+            assert batches[0][0].shape[1] != batches[1][0].shape[1], seed
+            batches.on_epoch_end()
+
+
+def test_the_tour_trains_for_shuffle_seeds_0_to_9():
+    import keras_mtl
+
+    small = conll2000(max_train_sentences=200)
+    model = keras_mtl.models.sluice(
+        small.tasks, vocab_size=small.vocab_size, embedding_dim=8, units=8, seed=0
+    )
+    for seed in range(10):
+        history = model.fit(small.batches("train", seed=seed), epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][-1]), seed
