@@ -20,7 +20,7 @@ setup: $(STAMP)
 demo: setup
 	$(PY) examples/sluice_conll2000.py
 
-test: setup
+test: setup lint
 	@for backend in $(BACKENDS); do \
 		echo "== KERAS_BACKEND=$$backend"; \
 		KERAS_BACKEND=$$backend $(PY) -m pytest $(PYTEST_ARGS) tests || exit 1; \

@@ -66,3 +66,18 @@ def test_train_runs_for_seeds_0_to_9(seed, capsys):
     )
     assert code == 0
     assert "chunk F1" in capsys.readouterr().out
+
+
+def test_every_option_has_a_help_text():
+    import argparse
+
+    from keras_mtl.cli import build_parser
+
+    commands = next(
+        a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    for name, parser in commands.choices.items():
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, f"keras-mtl {name} {action.dest} has no help text"

@@ -312,7 +312,7 @@ class MultilinearPriorLayer(keras.layers.Layer):
             self.add_loss(
                 self.prior_weight * 0.5 * ops.sum(w * mode_products(w, *precisions))
             )
-        return ops.unstack(y, num=self.num_tasks, axis=0)
+        return list(ops.unstack(y, num=self.num_tasks, axis=0))
 
     def _refreshed_precisions(self, w, training):
         """Counts a training step, refreshes the statistics when due, and

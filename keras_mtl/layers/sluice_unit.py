@@ -158,7 +158,8 @@ class SluiceUnit(keras.layers.Layer):
         mixed = ops.moveaxis(
             ops.reshape(mixed, (tasks, subspaces, -1, width // subspaces)), 1, 2
         )
-        return ops.unstack(ops.reshape(mixed, (tasks, *lead, width)), num=tasks, axis=0)
+        mixed = ops.reshape(mixed, (tasks, *lead, width))
+        return list(ops.unstack(mixed, num=tasks, axis=0))
 
     def _activation_penalty(self, blocks, mask):
         blocks = ops.cast(blocks, "float32")

@@ -227,7 +227,7 @@ class TreeGroupedDense(keras.layers.Layer):
         outputs = ops.einsum(pattern, x, kernel)
         if self.activation is not None:
             outputs = self.activation(outputs)
-        return ops.unstack(outputs, num=self.num_tasks, axis=0)
+        return list(ops.unstack(outputs, num=self.num_tasks, axis=0))
 
     def _proximal_update(self):
         updates = ops.stop_gradient(ops.convert_to_tensor(self.kernel_updates))

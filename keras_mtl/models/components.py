@@ -1,5 +1,7 @@
 """Pieces every builder composes: inputs, encoder layers, task heads, compile."""
 
+import zlib
+
 import keras
 
 from keras_mtl.arguments import (
@@ -163,7 +165,20 @@ def encoder_stack(x, encoder, units, num_layers, dropout, prefix, seed=None):
 def maybe_dropout(x, rate, name, seed=None):
     if not rate:
         return x
-    return keras.layers.Dropout(rate, seed=seed, name=name)(x)
+    return keras.layers.Dropout(rate, seed=layer_seed(seed, name), name=name)(x)
+
+
+def layer_seed(seed, name):
+    """The seed of layer `name` in a model built with `seed` (None stays None).
+
+    Keras layers given the same integer seed draw the same random masks, so
+    every random layer of a model gets its own seed, derived from the model's
+    `seed` and the layer's (unique) name: masks differ between layers and
+    tasks, and a fixed `seed` still reproduces a run.
+    """
+    if seed is None:
+        return None
+    return (int(seed) * 1_000_003 + zlib.crc32(name.encode())) % (2**31 - 1)
 
 
 def task_head(task, x, is_sequence):

@@ -9,6 +9,7 @@ from keras_mtl.layers.task_conditioning import TaskConditioning
 from keras_mtl.models.components import (
     ModelInputs,
     compile_tasks,
+    layer_seed,
     prepare,
     task_head,
 )
@@ -193,7 +194,7 @@ def _build(
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
             meta_trainable=meta_trainable,
-            seed=seed,
+            seed=layer_seed(seed, f"meta_lstm_cell_{k}"),
             name=f"meta_lstm_cell_{k}",
         )
         rnn = keras.layers.RNN(cell, return_sequences=True, name=f"meta_lstm_{k}")
