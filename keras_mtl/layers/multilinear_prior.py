@@ -178,7 +178,7 @@ class MultilinearPriorLayer(keras.layers.Layer):
         training: bool. Refreshes the counter and, when due, the covariances.
 
     Returns:
-        list of `num_tasks` tensors `(B, units)`.
+        tuple of `num_tasks` tensors `(B, units)`.
 
     Example:
 
@@ -312,7 +312,7 @@ class MultilinearPriorLayer(keras.layers.Layer):
             self.add_loss(
                 self.prior_weight * 0.5 * ops.sum(w * mode_products(w, *precisions))
             )
-        return list(ops.unstack(y, num=self.num_tasks, axis=0))
+        return tuple(ops.unstack(y, num=self.num_tasks, axis=0))
 
     def _refreshed_precisions(self, w, training):
         """Counts a training step, refreshes the statistics when due, and
@@ -346,7 +346,7 @@ class MultilinearPriorLayer(keras.layers.Layer):
             if isinstance(input_shape[0], (list, tuple))
             else (input_shape[0])
         )
-        return [(batch, self.units)] * self.num_tasks
+        return ((batch, self.units),) * self.num_tasks
 
     def statistic(self, name):
         """A refreshed statistic as numpy, e.g. `"task_precision"`.

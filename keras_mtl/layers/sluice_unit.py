@@ -80,7 +80,8 @@ class SluiceUnit(keras.layers.Layer):
         mask: optional list of masks (e.g. sequence padding), passed through.
 
     Returns:
-        list of `num_tasks` tensors of shape `(..., D)`.
+        tuple of `num_tasks` tensors of shape `(..., D)` (a tuple on every
+        backend, as Keras's multi-output layers return).
 
     Example:
 
@@ -159,7 +160,7 @@ class SluiceUnit(keras.layers.Layer):
             ops.reshape(mixed, (tasks, subspaces, -1, width // subspaces)), 1, 2
         )
         mixed = ops.reshape(mixed, (tasks, *lead, width))
-        return list(ops.unstack(mixed, num=tasks, axis=0))
+        return tuple(ops.unstack(mixed, num=tasks, axis=0))
 
     def _activation_penalty(self, blocks, mask):
         blocks = ops.cast(blocks, "float32")
@@ -178,7 +179,7 @@ class SluiceUnit(keras.layers.Layer):
         return self.activation_orthogonality * penalty
 
     def compute_output_shape(self, input_shape):
-        return [tuple(s) for s in input_shape]
+        return tuple(tuple(s) for s in input_shape)
 
     def compute_mask(self, inputs, mask=None):
         return mask

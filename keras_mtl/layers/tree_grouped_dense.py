@@ -110,7 +110,7 @@ class TreeGroupedDense(keras.layers.Layer):
         training: bool. Applies the proximal step when `True`.
 
     Returns:
-        list of `num_tasks` tensors `(B, units)`.
+        tuple of `num_tasks` tensors `(B, units)`.
 
     Example:
 
@@ -227,7 +227,7 @@ class TreeGroupedDense(keras.layers.Layer):
         outputs = ops.einsum(pattern, x, kernel)
         if self.activation is not None:
             outputs = self.activation(outputs)
-        return list(ops.unstack(outputs, num=self.num_tasks, axis=0))
+        return tuple(ops.unstack(outputs, num=self.num_tasks, axis=0))
 
     def _proximal_update(self):
         updates = ops.stop_gradient(ops.convert_to_tensor(self.kernel_updates))
@@ -258,7 +258,7 @@ class TreeGroupedDense(keras.layers.Layer):
             input_shape[0], (list, tuple)
         ):
             input_shape = input_shape[0]
-        return [tuple(input_shape[:-1]) + (self.units,)] * self.num_tasks
+        return (tuple(input_shape[:-1]) + (self.units,),) * self.num_tasks
 
     def level_components(self):
         """Numpy `(H, T, P)` of the flattened per-level task parameters, leaf first."""

@@ -18,8 +18,8 @@ class LayerConformanceTest(testing.TestCase):
         self.run_layer_test(
             layers.SluiceUnit,
             init_kwargs={"num_tasks": 2, "num_subspaces": 2},
-            input_shape=[(3, 4), (3, 4)],
-            expected_output_shape=[(3, 4), (3, 4)],
+            input_shape=((3, 4), (3, 4)),
+            expected_output_shape=((3, 4), (3, 4)),
             expected_num_trainable_weights=1,
             supports_masking=True,
             run_training_check=True,
@@ -29,7 +29,7 @@ class LayerConformanceTest(testing.TestCase):
         self.run_layer_test(
             layers.LayerMixture,
             init_kwargs={"num_layers": 3, "beta_init": "balanced"},
-            input_shape=[(3, 4)] * 3,
+            input_shape=((3, 4),) * 3,
             expected_output_shape=(3, 4),
             expected_num_trainable_weights=1,
         )
@@ -38,7 +38,7 @@ class LayerConformanceTest(testing.TestCase):
         self.run_layer_test(
             layers.SubspaceConcat,
             init_kwargs={"num_subspaces": 2},
-            input_shape=[(3, 5, 4), (3, 5, 4)],
+            input_shape=((3, 5, 4), (3, 5, 4)),
             expected_output_shape=(3, 5, 8),
             expected_num_trainable_weights=0,
         )
@@ -48,7 +48,7 @@ class LayerConformanceTest(testing.TestCase):
             layers.MultilinearPriorLayer,
             init_kwargs={"units": 3, "num_tasks": 2, "update_every": 1},
             input_shape=(4, 5),
-            expected_output_shape=[(4, 3), (4, 3)],
+            expected_output_shape=((4, 3), (4, 3)),
             expected_num_trainable_weights=2,
             expected_num_losses=1,
         )
@@ -58,17 +58,17 @@ class LayerConformanceTest(testing.TestCase):
             layers.TreeGroupedDense,
             init_kwargs={"units": 2, "num_tasks": 3, "num_levels": 2},
             input_shape=(4, 5),
-            expected_output_shape=[(4, 2)] * 3,
+            expected_output_shape=((4, 2),) * 3,
         )
 
     def test_task_conditioning(self):
         self.run_layer_test(
             layers.TaskConditioning,
             init_kwargs={"num_tasks": 3},
-            input_data=[
+            input_data=(
                 np.ones((2, 4, 5), "float32"),
                 np.array([0, 2], "int32"),
-            ],
+            ),
             expected_output_shape=(2, 4, 8),
         )
 

@@ -83,7 +83,7 @@ def test_symbolic_call_and_output_shape():
     layer = MultilinearPriorLayer(7, 3)
     outputs = layer(keras.Input((5,)))
     assert [tuple(o.shape) for o in outputs] == [(None, 7)] * 3
-    assert layer.compute_output_shape([(None, 5)] * 3) == [(None, 7)] * 3
+    assert layer.compute_output_shape([(None, 5)] * 3) == ((None, 7),) * 3
 
 
 def test_prior_equals_explicit_kronecker_computation():
