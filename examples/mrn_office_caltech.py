@@ -24,8 +24,9 @@ from tabulate import tabulate
 
 from keras_mtl.data.office_caltech import office_caltech, office_caltech_tasks
 from keras_mtl.models.baselines import hard_sharing, single_task
-from keras_mtl.models.mrn import mrn, plot_task_correlation, prior_layers
+from keras_mtl.models.mrn import mrn, prior_layers
 from keras_mtl.models.sluice import cross_stitch
+from keras_mtl.plotting import plot_task_correlation
 
 
 def builders(update_every):

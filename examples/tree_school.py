@@ -16,7 +16,8 @@ from tabulate import tabulate
 
 from keras_mtl.data.school import school, school_tasks
 from keras_mtl.models.baselines import hard_sharing
-from keras_mtl.models.tree import plot_tree_dendrogram, tree
+from keras_mtl.models.tree import tree
+from keras_mtl.plotting import plot_tree_dendrogram
 
 
 def scores(pred, y, ids):

@@ -1,7 +1,6 @@
 """Multilinear Relationship Networks (Long et al., NIPS 2017) and their readout."""
 
 import keras
-import numpy as np
 
 from keras_mtl.arguments import check_choice, check_float, check_int
 from keras_mtl.layers.multilinear_prior import COVARIANCES, MultilinearPriorLayer
@@ -176,47 +175,3 @@ def task_correlation(model):
     if not layers:
         raise ValueError(f"Model {model.name!r} has no MultilinearPriorLayer.")
     return layers[-1].task_correlation()
-
-
-def plot_task_correlation(source, path, task_names=None, title="Task correlation"):
-    """Saves a heatmap of a task correlation matrix as a PNG.
-
-    Args:
-        source: A model with `MultilinearPriorLayer`s (its last one is read and
-            its `tasks` name the axes), a `MultilinearPriorLayer`, or a
-            `(T, T)` array.
-        path: str. Where to write the PNG.
-        task_names: list of str or None. Axis labels.
-        title: str. Figure title.
-
-    Returns:
-        The path written.
-    """
-    from matplotlib.figure import Figure  # Agg canvas; pyplot state untouched
-
-    if isinstance(source, MultilinearPriorLayer):
-        matrix = source.task_correlation()
-    elif isinstance(source, keras.Model):
-        matrix = task_correlation(source)
-        if task_names is None and hasattr(source, "tasks"):
-            task_names = [t.name for t in source.tasks]
-    else:
-        matrix = np.asarray(source, dtype="float32")
-    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-        raise ValueError(f"Expected a square matrix. Received shape {matrix.shape}")
-    names = task_names or [str(i) for i in range(matrix.shape[0])]
-    figure = Figure(figsize=(1.2 * len(names) + 2, 1.2 * len(names) + 1))
-    axis = figure.subplots()
-    image = axis.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
-    axis.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    axis.set_yticks(range(len(names)), names)
-    for (i, j), value in np.ndenumerate(matrix):
-        color = "white" if abs(value) > 0.5 else "black"
-        axis.text(
-            j, i, f"{value:.2f}", ha="center", va="center", fontsize=8, color=color
-        )
-    axis.set_title(title)
-    figure.colorbar(image, ax=axis)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    return path

@@ -4,7 +4,8 @@ import pytest
 from testing import assert_model_roundtrip, to_numpy
 
 from keras_mtl.layers.multilinear_prior import MultilinearPriorLayer
-from keras_mtl.models.mrn import mrn, plot_task_correlation, prior_layers
+from keras_mtl.models.mrn import mrn, prior_layers
+from keras_mtl.plotting import plot_task_correlation
 from keras_mtl.task import Task
 
 RNG = np.random.default_rng(0)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from testing import assert_allclose, assert_model_roundtrip
 
-from keras_mtl.models.tree import linkage_from_partitions, plot_tree_dendrogram, tree
+from keras_mtl.models.tree import linkage_from_partitions, tree
+from keras_mtl.plotting import plot_tree_dendrogram
 from keras_mtl.task import Task
 
 
