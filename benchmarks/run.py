@@ -1,7 +1,7 @@
 """The keras_mtl benchmark suite: every builder against its plain baseline.
 
 Runs each benchmark module (sharing, mrn, tree, meta_lstm, libmtl_peer) in
-this process, prints one table and writes the JSON of API.md (Benchmarks):
+this process, prints one table and writes JSON records (see benchmarks/README.md):
 a list of records, each with `model`, `baseline`, `backend`, `batch_size`,
 `examples_per_s`, `baseline_examples_per_s` and `ratio`, both speeds
 measured in the same run. A module that fails (or is unavailable) does not
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SUITES = ("sharing", "mrn", "tree", "meta_lstm", "libmtl_peer")
 BACKENDS = ("tensorflow", "jax", "torch")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-# (model prefix, baseline prefix, target ratio): the targets of issue 7 (CPU).
+# (model prefix, baseline prefix, target ratio): the suite's CPU targets.
 TARGETS = (
     ("sluice", "single_task", 0.85),
     ("cross_stitch", "single_task", 0.85),

@@ -125,7 +125,7 @@ def record(
     baseline_examples_per_s,
     **extra,
 ):
-    """One JSON record in the format of API.md (Benchmarks)."""
+    """One JSON record in the documented benchmark format (benchmarks/README.md)."""
     return {
         "model": model_name,
         "baseline": baseline_name,

@@ -85,7 +85,7 @@ def task_only_precision(w, epsilon=_TASK_MODE_EPSILON):
 
 
 def flip_flop(w, precisions, epsilon):
-    """One round of MRN's flip-flop covariance updates (SPEC.md §3).
+    """One round of MRN's flip-flop covariance updates (Long et al. 2017, Sec. 3.3).
 
     Σ1 is re-estimated with the current Ω2, Ω3; then Σ2 with the new Ω1 and
     Ω3; then Σ3 with the new Ω1, Ω2. Each is `W_(k) (⊗ other Ω) W_(k)ᵀ /

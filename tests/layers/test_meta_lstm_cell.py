@@ -26,7 +26,7 @@ def randomize(cell, seed=0):
 
 
 def numpy_step(w, x, tasks, states, num_tasks):
-    """SPEC.md §2 with explicit per-example weights W_g(z) = P_gᵀ diag(z) Q_g."""
+    """Chen et al. 2018 with explicit weights W_g(z) = P_gᵀ diag(z) Q_g per example."""
     h, c, mh, mc = states
     v = np.concatenate([x, h], axis=-1)
     mg = np.split(

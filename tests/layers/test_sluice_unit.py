@@ -11,7 +11,7 @@ from keras_mtl.layers import SluiceUnit
 
 
 def _numpy_sluice(inputs, alpha, num_subspaces):
-    """h~[i] = sum_j alpha[i, j] h[j], block i = m * S + s (API.md order)."""
+    """h~[i] = sum_j alpha[i, j] h[j], block i = m * S + s (SluiceUnit's order)."""
     blocks = [b for x in inputs for b in np.split(x, num_subspaces, axis=-1)]
     mixed = [
         sum(alpha[i, j] * blocks[j] for j in range(len(blocks)))
