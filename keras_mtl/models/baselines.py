@@ -1,6 +1,7 @@
 """Classic baselines: hard parameter sharing, single-task models, low supervision."""
 
 from keras_mtl.arguments import check_int
+from keras_mtl.models.architecture import architecture
 from keras_mtl.models.components import (
     compile_model,
     encoder_inputs,
@@ -45,6 +46,7 @@ def _shared_stack(
     return inputs, layers
 
 
+@architecture("hard_sharing")
 def hard_sharing(
     tasks,
     *,
@@ -88,6 +90,7 @@ def hard_sharing(
     return compile_model(inputs, outputs, tasks, name, learning_rate)
 
 
+@architecture("low_supervision")
 def low_supervision(
     tasks,
     supervise_at=None,
@@ -172,6 +175,7 @@ def _check_supervise_at(supervise_at, tasks, num_layers):
     return supervise_at
 
 
+@architecture("single_task")
 def single_task(
     tasks,
     *,

@@ -6,6 +6,7 @@ import numpy as np
 from keras_mtl.arguments import check_int
 from keras_mtl.layers.meta_lstm_cell import META_WEIGHTS, MetaLSTMCell
 from keras_mtl.layers.task_conditioning import TaskConditioning
+from keras_mtl.models.architecture import architecture
 from keras_mtl.models.components import (
     ModelInputs,
     compile_tasks,
@@ -62,6 +63,7 @@ class MetaLSTMModel(MultiTaskModel):
         return super().predict(x, *args, **kwargs)
 
 
+@architecture("meta_lstm")
 def meta_lstm(
     tasks,
     *,

@@ -4,6 +4,7 @@ import keras
 
 from keras_mtl.arguments import check_choice, check_float, check_int
 from keras_mtl.layers.multilinear_prior import COVARIANCES, MultilinearPriorLayer
+from keras_mtl.models.architecture import architecture
 from keras_mtl.models.components import (
     ModelInputs,
     compile_model,
@@ -14,6 +15,7 @@ from keras_mtl.models.components import (
 )
 
 
+@architecture("mrn")
 def mrn(
     tasks,
     *,

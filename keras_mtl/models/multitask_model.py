@@ -8,6 +8,7 @@ from keras_mtl.callbacks import CompactProgbarLogger
 from keras_mtl.losses import MaskedLoss
 from keras_mtl.metrics import MaskedMetric, TaskLossMean
 from keras_mtl.models import input_paths
+from keras_mtl.models.architecture import architecture_config, rebuild
 from keras_mtl.task import Task, validate_tasks
 
 REGULARIZATION_KEY = "regularization_loss"
@@ -83,6 +84,7 @@ class MultiTaskModel(keras.Model):
         self.learning_rate = check_learning_rate(learning_rate)
         self._log_metrics = None
         self._has_regularization = False
+        self.architecture = None  # set by the builders (see `architecture`)
 
     def vocab_size(self):
         """The token vocabulary size, or `None` for a model on features."""
@@ -212,12 +214,17 @@ class MultiTaskModel(keras.Model):
         return total
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        if self._log_metrics is not None and isinstance(y, dict):
+        labels, predictions = y, y_pred
+        if len(self.tasks) == 1:  # a single-task dataset may yield bare labels
+            name = self.tasks[0].name
+            labels = y if isinstance(y, dict) else {name: y}
+            predictions = y_pred if isinstance(y_pred, dict) else {name: y_pred}
+        if self._log_metrics is not None and isinstance(labels, dict):
             for task, metric in zip(self.tasks, self._log_metrics.task_losses):
                 weight = sample_weight
                 if isinstance(sample_weight, dict):
                     weight = sample_weight.get(task.name)
-                metric.update_state(y[task.name], y_pred[task.name], weight)
+                metric.update_state(labels[task.name], predictions[task.name], weight)
         return super().compute_metrics(x, y, y_pred, sample_weight)
 
     def get_metrics_result(self):
@@ -267,7 +274,23 @@ class MultiTaskModel(keras.Model):
         return outputs
 
     def get_config(self):
+        """The builder's arguments (models from the builders), else the graph.
+
+        A model made by a builder (`keras_mtl.models.sluice`, ...) returns
+        `{"architecture": "sluice", "tasks": [...], "num_subspaces": 2,
+        "units": 64, ...}`: every argument of the call, and `.keras` loading
+        calls the builder again with them. Any other model returns Keras's
+        functional config plus its `tasks`.
+        """
+        if self.architecture is not None:
+            return architecture_config(self)
         config = super().get_config()
         config["tasks"] = [task.get_config() for task in self.tasks]
         config["learning_rate"] = self.learning_rate
         return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if "architecture" in config:
+            return rebuild(config)
+        return super().from_config(config, custom_objects=custom_objects)

@@ -5,6 +5,7 @@ import numpy as np
 from keras_mtl.arguments import check_choice, check_float, check_int
 from keras_mtl.layers.layer_mixture import LayerMixture
 from keras_mtl.layers.sluice_unit import SluiceUnit
+from keras_mtl.models.architecture import architecture
 from keras_mtl.models.baselines import _COMMON_ARGS
 from keras_mtl.models.components import (
     compile_model,
@@ -18,6 +19,7 @@ from keras_mtl.models.components import (
 ORTHOGONALITY = ("weights", "activations")
 
 
+@architecture("sluice")
 def sluice(
     tasks,
     *,
@@ -137,6 +139,7 @@ def _beta_inits(beta_init, tasks):
     return {name: beta_init.get(name, "last") for name in names}
 
 
+@architecture("cross_stitch")
 def cross_stitch(
     tasks, *, alpha_init="imbalanced", alpha_trainable=True, num_layers=2, **kwargs
 ):

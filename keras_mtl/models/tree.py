@@ -5,6 +5,7 @@ import numpy as np
 
 from keras_mtl.arguments import check_float, check_int
 from keras_mtl.layers.tree_grouped_dense import TreeGroupedDense
+from keras_mtl.models.architecture import architecture
 from keras_mtl.models.components import (
     ModelInputs,
     check_stack_arguments,
@@ -14,6 +15,7 @@ from keras_mtl.models.components import (
 )
 
 
+@architecture("tree")
 def tree(
     tasks,
     *,

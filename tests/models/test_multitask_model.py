@@ -292,3 +292,14 @@ def test_a_loaded_model_is_compiled_as_it_was_saved():
 def test_learning_rate_must_be_positive():
     with pytest.raises(ValueError, match="learning_rate"):
         _model(learning_rate=0.0)
+
+
+def test_a_single_task_dataset_may_yield_bare_labels():
+    x, y = _mixed_data()
+    model = _model(tasks=(Task("a", 2),))
+    data = tf.data.Dataset.from_tensor_slices((x, y["a"])).batch(32)
+    logs = model.evaluate(data, verbose=0, return_dict=True)
+    labelled = y["a"] >= 0
+    p = model.predict(x, verbose=0)["a"]
+    expected = np.mean(-np.log(p[labelled, y["a"][labelled]]))
+    assert logs["a_loss"] == pytest.approx(expected, rel=1e-4)
