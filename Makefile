@@ -4,7 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 BACKENDS := tensorflow jax torch
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?=
+# Two pytest workers where they help on 2 cores (torch's own threads make it slower).
+PARALLEL_BACKENDS := tensorflow jax
 
 .PHONY: setup demo test lint format clean
 
@@ -22,8 +24,10 @@ demo: setup
 
 test: setup lint
 	@for backend in $(BACKENDS); do \
+		workers=""; \
+		case " $(PARALLEL_BACKENDS) " in *" $$backend "*) workers="-n 2";; esac; \
 		echo "== KERAS_BACKEND=$$backend"; \
-		KERAS_BACKEND=$$backend $(PY) -m pytest $(PYTEST_ARGS) tests || exit 1; \
+		KERAS_BACKEND=$$backend $(PY) -m pytest $$workers $(PYTEST_ARGS) tests || exit 1; \
 	done
 
 lint: setup

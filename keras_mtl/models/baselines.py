@@ -27,15 +27,7 @@ _COMMON_ARGS = """
 
 
 def _shared_stack(
-    tasks,
-    input_shape,
-    vocab_size,
-    embedding_dim,
-    units,
-    num_layers,
-    dropout,
-    encoder,
-    seed,
+    *, input_shape, vocab_size, embedding_dim, units, num_layers, dropout, encoder, seed
 ):
     inputs, encoder = encoder_inputs(
         input_shape, vocab_size, embedding_dim, encoder, units, num_layers, dropout
@@ -76,15 +68,14 @@ def hard_sharing(
     """
     tasks = prepare(tasks, seed)
     inputs, layers = _shared_stack(
-        tasks,
-        input_shape,
-        vocab_size,
-        embedding_dim,
-        units,
-        num_layers,
-        dropout,
-        encoder,
-        seed,
+        input_shape=input_shape,
+        vocab_size=vocab_size,
+        embedding_dim=embedding_dim,
+        units=units,
+        num_layers=num_layers,
+        dropout=dropout,
+        encoder=encoder,
+        seed=seed,
     )
     outputs = {t.name: task_head(t, layers[-1], inputs.is_sequence) for t in tasks}
     return compile_model(inputs, outputs, tasks, name, learning_rate)
@@ -131,15 +122,14 @@ def low_supervision(
     num_layers = check_int(num_layers, "num_layers")
     supervise_at = _check_supervise_at(supervise_at or {}, tasks, num_layers)
     inputs, layers = _shared_stack(
-        tasks,
-        input_shape,
-        vocab_size,
-        embedding_dim,
-        units,
-        num_layers,
-        dropout,
-        encoder,
-        seed,
+        input_shape=input_shape,
+        vocab_size=vocab_size,
+        embedding_dim=embedding_dim,
+        units=units,
+        num_layers=num_layers,
+        dropout=dropout,
+        encoder=encoder,
+        seed=seed,
     )
     outputs = {
         t.name: task_head(

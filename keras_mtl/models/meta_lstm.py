@@ -135,18 +135,18 @@ def meta_lstm(
     tasks = prepare(tasks, seed)
     model = _build(
         tasks,
-        vocab_size,
-        input_shape,
-        embedding_dim,
-        units,
-        meta_units,
-        meta_vector_dim,
-        num_layers,
-        bidirectional,
-        dropout,
-        recurrent_dropout,
-        seed,
-        name,
+        vocab_size=vocab_size,
+        input_shape=input_shape,
+        embedding_dim=embedding_dim,
+        units=units,
+        meta_units=meta_units,
+        meta_vector_dim=meta_vector_dim,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        dropout=dropout,
+        recurrent_dropout=recurrent_dropout,
+        seed=seed,
+        name=name,
         meta_trainable=True,
     )
     return compile_tasks(model, tasks, learning_rate)
@@ -154,6 +154,7 @@ def meta_lstm(
 
 def _build(
     tasks,
+    *,
     vocab_size,
     input_shape,
     embedding_dim,
