@@ -200,18 +200,11 @@ def task_head(task, x, is_sequence):
 
 def compile_model(inputs, outputs, tasks, name, learning_rate=1e-3):
     """Wraps the graph in a `MultiTaskModel` compiled with the tasks' losses."""
-    model = MultiTaskModel(
-        inputs.tensor,
-        outputs,
-        name=name,
-        tasks=tasks,
-        learning_rate=check_learning_rate(learning_rate),
-    )
-    model.compile()
-    return model
+    model = MultiTaskModel(inputs.tensor, outputs, name=name, tasks=tasks)
+    return compile_tasks(model, learning_rate)
 
 
-def compile_tasks(model, tasks, learning_rate=1e-3):
+def compile_tasks(model, learning_rate=1e-3):
     """Compiles `model` with Adam and each task's masked loss, weight and metrics."""
     model.learning_rate = check_learning_rate(learning_rate)
     model.compile()

@@ -149,7 +149,7 @@ def meta_lstm(
         name=name,
         meta_trainable=True,
     )
-    return compile_tasks(model, tasks, learning_rate)
+    return compile_tasks(model, learning_rate)
 
 
 def _build(
@@ -298,4 +298,4 @@ def meta_lstm_transfer(
         new_embedding = token_embedding(new)
         new_embedding.set_weights(embedding.get_weights())
         new_embedding.trainable = not freeze_embedding
-    return compile_tasks(new, tasks, learning_rate)
+    return compile_tasks(new, learning_rate)
