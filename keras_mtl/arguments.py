@@ -50,3 +50,10 @@ def check_learning_rate(value, name="learning_rate"):
     if not value > 0:
         raise ValueError(f"`{name}` must be > 0. Received: {name}={value}")
     return value
+
+
+def check_bool(value, name):
+    """Returns `value` if it is a bool, else raises naming `name`."""
+    if not isinstance(value, bool):
+        raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")
+    return value

@@ -6,9 +6,11 @@ backend: `keras.distribution.DataParallel` on JAX and
 right one, so the same code builds and trains a replicated model on either:
 
 >>> from keras_mtl.distribution import data_parallel
->>> with data_parallel():
-...     model = keras_mtl.models.sluice(tasks, input_shape=(16,))
-...     model.fit(x, y, batch_size=64)  # the global batch, split over devices
+>>> x = np.random.default_rng(0).normal(size=(64, 16)).astype("float32")
+>>> y = {"a": np.arange(64) % 3, "b": x[:, 0]}
+>>> with data_parallel():  # every local device (here maybe just one)
+...     model = keras_mtl.models.sluice([Task("a", 3), Task("b")], input_shape=(16,))
+...     history = model.fit(x, y, batch_size=64, verbose=0)  # the global batch
 
 Build (and compile) the model inside the context: every builder compiles, and
 on TensorFlow the variables and the optimizer must be made under the
@@ -80,9 +82,12 @@ def data_parallel(devices=None, num_devices=None):
 
     Example:
 
-    >>> with data_parallel(num_devices=2) as distribution:
-    ...     model = keras_mtl.models.hard_sharing(tasks, input_shape=(8,))
-    ...     model.fit(x, y, batch_size=32, epochs=2)
+    >>> x = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
+    >>> y = {"a": np.arange(64) % 3, "b": x[:, 0]}
+    >>> with data_parallel(num_devices=1) as distribution:
+    ...     model = keras_mtl.models.hard_sharing(
+    ...         [Task("a", 3), Task("b")], input_shape=(8,))
+    ...     history = model.fit(x, y, batch_size=32, epochs=2, verbose=0)
     """
     backend = keras.backend.backend()
     if backend not in ("jax", "tensorflow"):

@@ -34,7 +34,10 @@ def plot_sluice_weights(model, path):
 
     Example:
 
-    >>> plot_sluice_weights(model, "sluice_weights.png")
+    >>> model = keras_mtl.models.sluice([Task("a", 3), Task("b")], input_shape=(8,))
+    >>> figure = plot_sluice_weights(model, "sluice_weights.png")
+    >>> len(figure.axes)  # α of 2 layers and β, each with its colour bar
+    6
     """
     units = [layer for layer in model.layers if isinstance(layer, SluiceUnit)]
     mixtures = [layer for layer in model.layers if isinstance(layer, LayerMixture)]

@@ -113,9 +113,12 @@ def conll2000(max_length=None, min_count=2, max_train_sentences=None, data_dir=N
 
     Example:
 
-    >>> data = keras_mtl.data.conll2000()
-    >>> model = keras_mtl.models.sluice(data.tasks, vocab_size=data.vocab_size)
-    >>> model.fit(data.batches("train"), epochs=1)
+    >>> data = keras_mtl.data.conll2000(max_train_sentences=64)
+    >>> [(task.name, task.num_classes) for task in data.tasks]
+    [('pos', 44), ('chunk', 23)]
+    >>> model = keras_mtl.models.sluice(data.tasks, vocab_size=data.vocab_size,
+    ...                                 units=16, embedding_dim=16)
+    >>> history = model.fit(data.batches("train"), epochs=1, verbose=0)
     """
     folder = dataset_dir("conll2000", data_dir)
     all_train = read_conll(folder / "train.txt.gz")

@@ -122,10 +122,14 @@ def fdu_mtl(
 
     Example:
 
-    >>> data = fdu_mtl(max_length=100, vocab_size=20000)
-    >>> model = meta_lstm(data["tasks"], vocab_size=len(data["vocabulary"]))
-    >>> model.fit(*data["train"], epochs=2)
-    >>> model.evaluate(*data["test"]["books"])
+    >>> data = fdu_mtl(["books", "dvd"], max_length=20, vocab_size=2000)
+    >>> x, y = data["train"]
+    >>> sorted(x), sorted(y)
+    (['task_id', 'tokens'], ['books', 'dvd'])
+    >>> model = keras_mtl.models.meta_lstm(
+    ...     data["tasks"], vocab_size=len(data["vocabulary"]), units=8, meta_units=4)
+    >>> history = model.fit(x, y, epochs=1, verbose=0)
+    >>> scores = model.evaluate(*data["test"]["books"], verbose=0, return_dict=True)
     """
     domains = _check_domains(domains)
     max_length = check_int(max_length, "max_length")

@@ -96,7 +96,7 @@ def office_caltech(
 
     >>> (x, y), (x_test, y_test) = office_caltech(labelled_fraction=0.05, seed=1)
     >>> model = keras_mtl.models.mrn(office_caltech_tasks(), input_shape=(800,))
-    >>> model.fit(x, y, epochs=50)
+    >>> history = model.fit(x, y, epochs=2, verbose=0)
     """
     labelled_fraction = check_float(labelled_fraction, "labelled_fraction", below=1.0)
     if labelled_fraction <= 0:

@@ -47,8 +47,11 @@ class BucketedSequences(keras.utils.PyDataset):
 
     Example:
 
-    >>> data = BucketedSequences(x_train, y_train, batch_size=32)
-    >>> model.fit(data, epochs=3)
+    >>> data = keras_mtl.data.conll2000(max_train_sentences=64)
+    >>> batches = BucketedSequences(data.x_train, data.y_train, batch_size=32)
+    >>> model = keras_mtl.models.hard_sharing(data.tasks, vocab_size=data.vocab_size,
+    ...                                       units=16, embedding_dim=16)
+    >>> history = model.fit(batches, epochs=1, verbose=0)
     """
 
     def __init__(

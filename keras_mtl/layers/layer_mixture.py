@@ -67,7 +67,7 @@ class LayerMixture(keras.layers.Layer):
     Example:
 
     >>> mix = LayerMixture(num_layers=3, beta_init="balanced")
-    >>> mix([np.ones((2, 4))] * 3).shape
+    >>> tuple(mix([np.ones((2, 4))] * 3).shape)
     (2, 4)
 
     Reference:

@@ -89,7 +89,7 @@ class MetaLSTMCell(keras.layers.Layer, DropoutRNNCell):
     Example:
 
     >>> layer = keras.layers.RNN(MetaLSTMCell(16, 8), return_sequences=True)
-    >>> layer(np.zeros((2, 5, 3))).shape
+    >>> tuple(layer(np.zeros((2, 5, 3))).shape)
     (2, 5, 16)
 
     Reference:

@@ -29,7 +29,9 @@ class SubspaceConcat(keras.layers.Layer):
 
     Example:
 
-    >>> SubspaceConcat(2)([np.ones((1, 4)), np.zeros((1, 4))])  # 1 1 0 0 1 1 0 0
+    >>> merged = SubspaceConcat(2)([np.ones((1, 4)), np.zeros((1, 4))])
+    >>> keras.ops.convert_to_numpy(merged)
+    array([[1., 1., 0., 0., 1., 1., 0., 0.]], dtype=float32)
     """
 
     def __init__(self, num_subspaces, **kwargs):

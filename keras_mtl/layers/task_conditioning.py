@@ -32,7 +32,7 @@ class TaskConditioning(keras.layers.Layer):
     Example:
 
     >>> layer = TaskConditioning(3)
-    >>> layer([np.zeros((2, 4, 5)), np.array([0, 2])]).shape
+    >>> tuple(layer([np.zeros((2, 4, 5)), np.array([0, 2])]).shape)
     (2, 4, 8)
     """
 

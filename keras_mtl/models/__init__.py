@@ -1,27 +1,52 @@
-"""Prebuilt multi-task model builders; each returns a compiled `MultiTaskModel`."""
+"""The prebuilt architectures: one model class each, and their builders.
 
-from keras_mtl.models.baselines import hard_sharing, low_supervision, single_task
-from keras_mtl.models.meta_lstm import MetaLSTMModel, meta_lstm, meta_lstm_transfer
-from keras_mtl.models.mrn import mrn, task_correlation
+Each class (`SluiceNetwork`, `HardSharingNetwork`, `MRN`, ...) is a
+`MultiTaskModel` configured by its constructor; each lowercase builder
+(`sluice`, `hard_sharing`, `mrn`, ...) returns a compiled instance.
+"""
+
+from keras_mtl.models.cross_stitch import CrossStitchNetwork, cross_stitch
+from keras_mtl.models.encoder_spec import EncoderSpec
+from keras_mtl.models.hard_sharing import HardSharingNetwork, hard_sharing
+from keras_mtl.models.low_supervision import LowSupervisionNetwork, low_supervision
+from keras_mtl.models.meta_lstm import (
+    MetaLSTMModel,
+    MetaLSTMNetwork,
+    meta_lstm,
+    meta_lstm_transfer,
+)
+from keras_mtl.models.mrn import MRN, mrn, task_correlation
 from keras_mtl.models.multitask_model import MultiTaskModel
-from keras_mtl.models.sluice import cross_stitch, sluice
-from keras_mtl.models.tree import tree
+from keras_mtl.models.network import MultiTaskNetwork
+from keras_mtl.models.single_task import SingleTaskNetwork, single_task
+from keras_mtl.models.sluice import SluiceNetwork, sluice
+from keras_mtl.models.tree import TreeMTL, tree
 
 __all__ = [
+    "CrossStitchNetwork",
+    "EncoderSpec",
+    "HardSharingNetwork",
+    "LowSupervisionNetwork",
+    "MRN",
     "MetaLSTMModel",
+    "MetaLSTMNetwork",
+    "MultiTaskModel",
+    "MultiTaskNetwork",
+    "SingleTaskNetwork",
+    "SluiceNetwork",
+    "TreeMTL",
+    "cross_stitch",
+    "hard_sharing",
+    "low_supervision",
     "meta_lstm",
     "meta_lstm_transfer",
     "mrn",
     "plot_task_correlation",
-    "task_correlation",
     "plot_tree_dendrogram",
-    "tree",
-    "MultiTaskModel",
-    "cross_stitch",
-    "hard_sharing",
-    "low_supervision",
     "single_task",
     "sluice",
+    "task_correlation",
+    "tree",
 ]
 
 

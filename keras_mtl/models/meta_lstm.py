@@ -3,31 +3,147 @@
 import keras
 import numpy as np
 
-from keras_mtl.arguments import check_int
+from keras_mtl.arguments import check_bool
 from keras_mtl.layers.meta_lstm_cell import META_WEIGHTS, MetaLSTMCell
 from keras_mtl.layers.task_conditioning import TaskConditioning
-from keras_mtl.models.architecture import architecture
-from keras_mtl.models.components import (
-    ModelInputs,
-    compile_tasks,
-    layer_seed,
-    prepare,
-    task_head,
-)
-from keras_mtl.models.multitask_model import MultiTaskModel, token_embedding
+from keras_mtl.models.encoder_spec import EncoderSpec, layer_seed
+from keras_mtl.models.multitask_model import token_embedding
+from keras_mtl.models.network import MultiTaskNetwork, prepare, task_head
 from keras_mtl.task import Task
+
+SPEC_ARGUMENTS = ("input_shape", "vocab_size", "embedding_dim", "units", "num_layers")
 
 
 @keras.saving.register_keras_serializable(package="keras_mtl")
-class MetaLSTMModel(MultiTaskModel):
-    """A `MultiTaskModel` whose input carries each example's task id.
+class MetaLSTMNetwork(MultiTaskNetwork):
+    """A Meta-LSTM multi-task model (Chen et al., AAAI 2018).
 
-    Besides the checks of `MultiTaskModel`, `fit`, `evaluate` and `predict`
-    reject task ids outside `0..len(tasks) - 1` given as arrays (a wrong id
-    would otherwise select no task weights at all, silently).
+    Every layer is a `keras.layers.RNN(MetaLSTMCell)`: a meta-LSTM (and its
+    `W_z`) shared by all tasks generates, step by step, the weights of a
+    basic LSTM whose factors `P`, `Q`, `B` are task-specific; each task has
+    its own output head (mean-pooled for sentence tasks, per step for
+    `sequence=True` tagging tasks).
+
+    Inputs. With one task the model takes the token array `(batch, time)`
+    (0 = padding) alone. With several tasks it takes a dict
+    `{"tokens": (batch, time) int, "task_id": (batch,) int}`: each example
+    names the task (index in `tasks`) whose `P`, `Q`, `B` read it, so one
+    batch may mix tasks. The output dict has every task's prediction for
+    every example, but only `outputs[task][i]` of the task `task_id[i]` is
+    meaningful: label the others `-1` (the missing-label convention does the
+    rest; `keras_mtl.data.fdu_mtl` does it for you). An example labelled for
+    several tasks is fed once per task.
+    `fit`, `evaluate` and `predict` reject task ids outside
+    `0..len(tasks) - 1` (a wrong id would select no task weights at all).
+
+    Args:
+        tasks: list of `keras_mtl.Task` (sentence or sequence tasks).
+        vocab_size: int. Token vocabulary size (0 = padding, masked); or
+        input_shape: tuple `(time, features)` for real-valued sequences.
+            Give exactly one of the two.
+        embedding_dim: int. Token embedding width. Defaults to `64`.
+        units: int. Width of the basic LSTMs. Defaults to `64`.
+        meta_units: int. Width of the shared meta-LSTM. Defaults to `32`.
+        meta_vector_dim: int or None. Width of the meta vector `z`.
+            Defaults to `meta_units`.
+        num_layers: int. Number of stacked Meta-LSTM layers. Defaults to `1`.
+        bidirectional: bool. Wrap each layer in `keras.layers.Bidirectional`
+            (concatenated, width `2 * units`). Defaults to `False`.
+        dropout: float. Input dropout of every layer. Defaults to `0.0`.
+        recurrent_dropout: float. Dropout on `h_{t-1}`. Defaults to `0.0`.
+        meta_trainable: bool. `False` freezes the meta-LSTMs and `W_z` (as
+            `meta_lstm_transfer` does). Defaults to `True`.
+        embedding_trainable: bool. `False` freezes the token embeddings.
+            Defaults to `True`.
+        learning_rate: float. Adam learning rate. Defaults to `1e-3`.
+        seed: int or None. Seeds the weights and every cell's dropout.
+        name: str. Model name.
+
+    Example:
+
+    >>> tasks = [Task("books", 2), Task("dvd", 2)]
+    >>> model = MetaLSTMNetwork(tasks, vocab_size=50, units=8, meta_units=4)
+    >>> x = {"tokens": np.array([[3, 4, 0], [5, 6, 7]]), "task_id": np.array([0, 1])}
+    >>> y = {"books": np.array([1, -1]), "dvd": np.array([-1, 0])}  # -1: other task
+    >>> history = model.fit(x, y, epochs=1, verbose=0)
+
+    Reference:
+        Chen, Qiu, Liu, Huang. Meta Multi-Task Learning for Sequence
+        Modeling. AAAI 2018 (arXiv 1802.08969).
     """
 
-    def _check_task_ids(self, x, argument="x"):
+    def __init__(
+        self,
+        tasks,
+        *,
+        meta_units=32,
+        meta_vector_dim=None,
+        bidirectional=False,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        meta_trainable=True,
+        embedding_trainable=True,
+        learning_rate=1e-3,
+        seed=None,
+        name="meta_lstm",
+        **encoder_arguments,
+    ):
+        tasks = prepare(tasks, seed)
+        check_bool(bidirectional, "bidirectional")
+        check_bool(meta_trainable, "meta_trainable")
+        check_bool(embedding_trainable, "embedding_trainable")
+        spec = EncoderSpec(
+            "MetaLSTMNetwork",
+            encoder_arguments,
+            accepts=SPEC_ARGUMENTS,
+            defaults={"num_layers": 1, "encoder": "mlp"},
+            seed=seed,
+        )
+        if not spec.is_sequence:
+            raise ValueError(
+                "meta_lstm() reads sequences: pass `vocab_size` (tokens) or an "
+                "`input_shape` of rank 2 (time, features). Received: "
+                f"input_shape={spec.input_shape!r}"
+            )
+        inputs = spec.make_inputs()
+        x, tensors = inputs.features, inputs.tensor
+        if len(tasks) > 1:
+            task_id = keras.Input(shape=(), dtype="int32", name="task_id")
+            tensors = {"tokens": inputs.tensor, "task_id": task_id}
+        for k in range(1, spec.num_layers + 1):
+            if len(tasks) > 1:
+                x = TaskConditioning(len(tasks), name=f"task_code_{k}")([x, task_id])
+            cell = MetaLSTMCell(
+                spec.units,
+                meta_units,
+                meta_vector_dim,
+                num_tasks=len(tasks),
+                dropout=dropout,
+                recurrent_dropout=recurrent_dropout,
+                meta_trainable=meta_trainable,
+                seed=layer_seed(seed, f"meta_lstm_cell_{k}"),
+                name=f"meta_lstm_cell_{k}",
+            )
+            rnn = keras.layers.RNN(cell, return_sequences=True, name=f"meta_lstm_{k}")
+            if bidirectional:
+                rnn = keras.layers.Bidirectional(rnn, name=f"meta_lstm_{k}")
+            x = rnn(x)
+        outputs = {t.name: task_head(t, x, True) for t in tasks}
+        super().__init__(
+            tensors,
+            outputs,
+            tasks=tasks,
+            spec=spec,
+            learning_rate=learning_rate,
+            name=name,
+        )
+        embedding = token_embedding(self)
+        if embedding is not None and not embedding_trainable:
+            embedding.trainable = False
+            self.compile()
+
+    def check_model_inputs(self, x, argument):
+        """Task ids given as arrays must be in `0..len(tasks) - 1`."""
         if not isinstance(x, dict) or "task_id" not in x:
             return
         ids = x["task_id"]
@@ -47,165 +163,26 @@ class MetaLSTMModel(MultiTaskModel):
                 f"[{ids.min()}, {ids.max()}]."
             )
 
-    def fit(self, x=None, y=None, *args, **kwargs):
-        self._check_task_ids(x)
-        validation = kwargs.get("validation_data")
-        if isinstance(validation, (tuple, list)) and validation:
-            self._check_task_ids(validation[0], "validation_data x")
-        return super().fit(x, y, *args, **kwargs)
 
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._check_task_ids(x)
-        return super().evaluate(x, y, *args, **kwargs)
-
-    def predict(self, x, *args, **kwargs):
-        self._check_task_ids(x)
-        return super().predict(x, *args, **kwargs)
+MetaLSTMModel = MetaLSTMNetwork  # the name of earlier releases
 
 
-@architecture("meta_lstm")
-def meta_lstm(
-    tasks,
-    *,
-    vocab_size=None,
-    input_shape=None,
-    embedding_dim=64,
-    units=64,
-    meta_units=32,
-    meta_vector_dim=None,
-    num_layers=1,
-    bidirectional=False,
-    dropout=0.0,
-    recurrent_dropout=0.0,
-    learning_rate=1e-3,
-    seed=None,
-    name="meta_lstm",
-):
-    """A Meta-LSTM multi-task model (Chen et al., AAAI 2018).
-
-    Every layer is a `keras.layers.RNN(MetaLSTMCell)`: a meta-LSTM (and its
-    `W_z`) shared by all tasks generates, step by step, the weights of a
-    basic LSTM whose factors `P`, `Q`, `B` are task-specific; each task has
-    its own output head (mean-pooled for sentence tasks, per step for
-    `sequence=True` tagging tasks).
-
-    Inputs. With one task the model takes the token array `(batch, time)`
-    (0 = padding) alone. With several tasks it takes a dict
-    `{"tokens": (batch, time) int, "task_id": (batch,) int}`: each example
-    names the task (index in `tasks`) whose `P`, `Q`, `B` read it, so one
-    batch may mix tasks. The output dict has every task's prediction for
-    every example, but only `outputs[task][i]` of the task `task_id[i]` is
-    meaningful: label the others `-1` (the missing-label convention does the
-    rest; `keras_mtl.data.fdu_mtl` does it for you). An example labelled for
-    several tasks is fed once per task.
+def meta_lstm(tasks, **kwargs):
+    """Builds a compiled `MetaLSTMNetwork` (Chen et al., AAAI 2018).
 
     Args:
         tasks: list of `keras_mtl.Task` (sentence or sequence tasks).
-        vocab_size: int. Token vocabulary size (0 = padding, masked); or
-        input_shape: tuple `(time, features)` for real-valued sequences.
-            Give exactly one of the two.
-        embedding_dim: int. Token embedding width. Defaults to `64`.
-        units: int. Width of the basic LSTMs. Defaults to `64`.
-        meta_units: int. Width of the shared meta-LSTM. Defaults to `32`.
-        meta_vector_dim: int or None. Width of the meta vector `z`.
-            Defaults to `meta_units`.
-        num_layers: int. Number of stacked Meta-LSTM layers. Defaults to `1`.
-        bidirectional: bool. Wrap each layer in `keras.layers.Bidirectional`
-            (concatenated, width `2 * units`). Defaults to `False`.
-        dropout: float. Input dropout of every layer. Defaults to `0.0`.
-        recurrent_dropout: float. Dropout on `h_{t-1}`. Defaults to `0.0`.
-        learning_rate: float. Adam learning rate. Defaults to `1e-3`.
-        seed: int or None. Seeds Keras's global RNG before weights are made.
-        name: str. Model name.
+        **kwargs: The arguments of `MetaLSTMNetwork` (`vocab_size` or
+            `input_shape`, `units`, `meta_units`, `num_layers`, ...).
 
     Returns:
-        A compiled `MetaLSTMModel` whose outputs are a dict keyed by task.
+        A compiled `MetaLSTMNetwork` whose outputs are a dict keyed by task.
 
     Example:
 
-    >>> tasks = [Task("books", 2), Task("dvd", 2)]
-    >>> model = meta_lstm(tasks, vocab_size=5000, units=64, meta_units=32)
-    >>> model.fit({"tokens": x, "task_id": ids},
-    ...           {"books": y_books, "dvd": y_dvd})  # -1 where not that task
-
-    Reference:
-        Chen, Qiu, Liu, Huang. Meta Multi-Task Learning for Sequence
-        Modeling. AAAI 2018 (arXiv 1802.08969).
+    >>> model = meta_lstm([Task("books", 2), Task("dvd", 2)], vocab_size=50)
     """
-    tasks = prepare(tasks, seed)
-    model = _build(
-        tasks,
-        vocab_size=vocab_size,
-        input_shape=input_shape,
-        embedding_dim=embedding_dim,
-        units=units,
-        meta_units=meta_units,
-        meta_vector_dim=meta_vector_dim,
-        num_layers=num_layers,
-        bidirectional=bidirectional,
-        dropout=dropout,
-        recurrent_dropout=recurrent_dropout,
-        seed=seed,
-        name=name,
-        meta_trainable=True,
-    )
-    return compile_tasks(model, learning_rate)
-
-
-def _build(
-    tasks,
-    *,
-    vocab_size,
-    input_shape,
-    embedding_dim,
-    units,
-    meta_units,
-    meta_vector_dim,
-    num_layers,
-    bidirectional,
-    dropout,
-    recurrent_dropout,
-    seed,
-    name,
-    meta_trainable,
-):
-    num_layers = check_int(num_layers, "num_layers")
-    if not isinstance(bidirectional, bool):
-        raise TypeError(
-            f"`bidirectional` must be a bool. Received: bidirectional={bidirectional!r}"
-        )
-    inputs = ModelInputs(input_shape, vocab_size, embedding_dim)
-    if not inputs.is_sequence:
-        raise ValueError(
-            "meta_lstm() reads sequences: pass `vocab_size` (tokens) or an "
-            f"`input_shape` of rank 2 (time, features). Received: "
-            f"input_shape={input_shape!r}"
-        )
-    x = inputs.features
-    tensors = inputs.tensor
-    if len(tasks) > 1:
-        task_id = keras.Input(shape=(), dtype="int32", name="task_id")
-        tensors = {"tokens": inputs.tensor, "task_id": task_id}
-    for k in range(1, num_layers + 1):
-        if len(tasks) > 1:
-            x = TaskConditioning(len(tasks), name=f"task_code_{k}")([x, task_id])
-        cell = MetaLSTMCell(
-            units,
-            meta_units,
-            meta_vector_dim,
-            num_tasks=len(tasks),
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            meta_trainable=meta_trainable,
-            seed=layer_seed(seed, f"meta_lstm_cell_{k}"),
-            name=f"meta_lstm_cell_{k}",
-        )
-        rnn = keras.layers.RNN(cell, return_sequences=True, name=f"meta_lstm_{k}")
-        if bidirectional:
-            rnn = keras.layers.Bidirectional(rnn, name=f"meta_lstm_{k}")
-        x = rnn(x)
-    outputs = {t.name: task_head(t, x, True) for t in tasks}
-    return MetaLSTMModel(tensors, outputs, name=name, tasks=tasks)
+    return MetaLSTMNetwork(tasks, **kwargs)
 
 
 def _meta_cells(model):
@@ -231,15 +208,15 @@ def meta_lstm_transfer(
 ):
     """A model for a new task that reuses a trained Meta-LSTM's meta knowledge.
 
-    Builds a single-task Meta-LSTM for `task` with the architecture of
-    `model` (a trained `meta_lstm` model), copies its meta-LSTMs and `W_z`
+    Builds a single-task `MetaLSTMNetwork` for `task` from the configuration
+    of `model` (a trained `meta_lstm` model), copies its meta-LSTMs and `W_z`
     (and token embeddings) and freezes them: training the returned model
     learns only the new task's own `P`, `Q`, `B` and output head, as in the
     paper's transfer experiment. `model` is left unchanged and keeps serving
     its own tasks; the new model takes the token array alone.
 
     Args:
-        model: A model built by `meta_lstm` (trained).
+        model: A `MetaLSTMNetwork` (trained).
         task: `keras_mtl.Task`. The new task.
         freeze_embedding: bool. Copy the token embeddings and freeze them
             too. `False` copies them but lets them train. Defaults to `True`.
@@ -248,54 +225,43 @@ def meta_lstm_transfer(
         name: str or None. Model name. Defaults to `"<model.name>_<task>"`.
 
     Returns:
-        A compiled `MetaLSTMModel` with the single output `task`.
+        A compiled `MetaLSTMNetwork` with the single output `task`.
 
     Example:
 
-    >>> meta = meta_lstm(tasks[:15], vocab_size=5000)
-    >>> meta.fit(x_15, y_15)
+    >>> meta = meta_lstm([Task("books", 2), Task("dvd", 2)], vocab_size=50,
+    ...                  units=8, meta_units=4)
     >>> new = meta_lstm_transfer(meta, Task("video", 2))
-    >>> new.fit(x_video, y_video)  # only video's P, Q, B and head learn
+    >>> new.get_layer("meta_lstm_1").cell.meta_trainable
+    False
     """
+    if not isinstance(model, MetaLSTMNetwork):
+        raise TypeError(
+            "`model` must be a MetaLSTMNetwork (built by keras_mtl.models."
+            f"meta_lstm). Received: model={model!r}"
+        )
     if not isinstance(task, Task):
         raise TypeError(f"`task` must be a keras_mtl.Task. Received: task={task!r}")
-    if not isinstance(freeze_embedding, bool):
-        raise TypeError(
-            "`freeze_embedding` must be a bool. "
-            f"Received: freeze_embedding={freeze_embedding!r}"
-        )
-    source = _meta_cells(model)
-    cell = source[0][0]
-    embedding = token_embedding(model)
-    features = {"vocab_size": None, "input_shape": None, "embedding_dim": 64}
-    if embedding is None:
-        sequence = [t for t in model.inputs if "task_id" not in t.name][0]
-        features["input_shape"] = tuple(sequence.shape[1:])
-    else:
-        features["vocab_size"] = embedding.input_dim
-        features["embedding_dim"] = embedding.output_dim
-    tasks = prepare([task], seed)
-    new = _build(
-        tasks,
-        **features,
-        units=cell.units,
-        meta_units=cell.meta_units,
-        meta_vector_dim=cell.meta_vector_dim,
-        num_layers=len(source),
-        bidirectional=len(source[0]) == 2,
-        dropout=cell.dropout,
-        recurrent_dropout=cell.recurrent_dropout,
-        seed=seed,
-        name=name or f"{model.name}_{task.name}",
-        meta_trainable=False,
+    check_bool(freeze_embedding, "freeze_embedding")
+    config = model.get_config()
+    for key in ("tasks", "name", "learning_rate", "seed"):
+        config.pop(key)
+    config.update(meta_trainable=False, embedding_trainable=not freeze_embedding)
+    new = MetaLSTMNetwork.from_config(
+        {
+            **config,
+            "tasks": [task.get_config()],
+            "learning_rate": learning_rate,
+            "seed": seed,
+            "name": name or f"{model.name}_{task.name}",
+        }
     )
-    for old_cells, new_cells in zip(source, _meta_cells(new)):
+    for old_cells, new_cells in zip(_meta_cells(model), _meta_cells(new)):
         for old, fresh in zip(old_cells, new_cells):
             for weight in META_WEIGHTS:
                 value = keras.ops.convert_to_numpy(getattr(old, weight))
                 getattr(fresh, weight).assign(value)
+    embedding = token_embedding(model)
     if embedding is not None:
-        new_embedding = token_embedding(new)
-        new_embedding.set_weights(embedding.get_weights())
-        new_embedding.trainable = not freeze_embedding
-    return compile_tasks(new, learning_rate)
+        token_embedding(new).set_weights(embedding.get_weights())
+    return new

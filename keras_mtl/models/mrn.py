@@ -4,35 +4,17 @@ import keras
 
 from keras_mtl.arguments import check_choice, check_float, check_int
 from keras_mtl.layers.multilinear_prior import COVARIANCES, MultilinearPriorLayer
-from keras_mtl.models.architecture import architecture
-from keras_mtl.models.components import (
-    ModelInputs,
-    compile_model,
-    encoder_stack,
-    maybe_dropout,
+from keras_mtl.models.encoder_spec import FEATURE_ARGUMENTS, EncoderSpec
+from keras_mtl.models.network import (
+    MultiTaskNetwork,
+    activation_heads,
     prepare,
     task_head,
 )
 
 
-@architecture("mrn")
-def mrn(
-    tasks,
-    *,
-    backbone=None,
-    freeze_backbone=False,
-    prior_weight=1e-3,
-    update_every=100,
-    covariances="all",
-    epsilon=1e-3,
-    input_shape=None,
-    units=64,
-    num_layers=2,
-    dropout=0.0,
-    learning_rate=1e-3,
-    seed=None,
-    name="mrn",
-):
+@keras.saving.register_keras_serializable(package="keras_mtl")
+class MRN(MultiTaskNetwork):
     """A multilinear relationship network (Long et al., NIPS 2017).
 
     A shared backbone (any Keras model, or an MLP of `num_layers` shared
@@ -62,6 +44,9 @@ def mrn(
         covariances: `"all"` (the paper) or `"task"` (the released code's
             task-only scheme). Defaults to `"all"`.
         epsilon: float. ε of the covariance updates. Defaults to `1e-3`.
+        learning_rate: float. Adam learning rate. Defaults to `1e-3`.
+        seed: int or None. Seeds the weights and every dropout layer.
+        name: str. Model name. Defaults to `"mrn"`.
         input_shape: tuple. Shape of one example, e.g. `(F,)`. Optional
             with a `backbone` (its input shape is used).
         units: int. Width of the shared MLP layers and of the task-specific
@@ -71,84 +56,124 @@ def mrn(
             Defaults to `2`.
         dropout: float. Dropout after each shared and task hidden layer.
             Defaults to `0.0`.
-        learning_rate: float. Adam learning rate. Defaults to `1e-3`.
-        seed: int or None. Seeds Keras's global RNG before weights are made.
-        name: str. Model name.
-
-    Returns:
-        A compiled `MultiTaskModel` whose outputs are a dict keyed by task.
 
     Example:
 
     >>> tasks = [Task(d, num_classes=10) for d in ("amazon", "dslr", "webcam")]
-    >>> model = mrn(tasks, input_shape=(800,), num_layers=1, update_every=50)
-    >>> model.fit(x, {"amazon": y_a, "dslr": y_d, "webcam": y_w}, epochs=5)
-    >>> plot_task_correlation(model, "task_correlation.png")
+    >>> model = MRN(tasks, input_shape=(800,), num_layers=1, update_every=50)
+    >>> model.get_layer("mrn_hidden").num_tasks
+    3
 
     Reference:
         Long, Cao, Wang, Yu. Learning Multiple Tasks with Multilinear
         Relationship Networks. NIPS 2017.
     """
-    tasks = prepare(tasks, seed)
-    for task in tasks:
-        if task.sequence:
-            raise ValueError(
-                f"mrn() predicts one output per example; task {task.name!r} has "
-                "sequence=True."
+
+    def __init__(
+        self,
+        tasks,
+        *,
+        backbone=None,
+        freeze_backbone=False,
+        prior_weight=1e-3,
+        update_every=100,
+        covariances="all",
+        epsilon=1e-3,
+        learning_rate=1e-3,
+        seed=None,
+        name="mrn",
+        **encoder_arguments,
+    ):
+        tasks = prepare(tasks, seed)
+        for task in tasks:
+            if task.sequence:
+                raise ValueError(
+                    f"mrn() predicts one output per example; task {task.name!r} "
+                    "has sequence=True."
+                )
+        prior = {
+            "prior_weight": check_float(prior_weight, "prior_weight"),
+            "update_every": check_int(update_every, "update_every"),
+            "covariances": check_choice(covariances, "covariances", COVARIANCES),
+            "epsilon": check_float(epsilon, "epsilon"),
+        }
+        spec = _feature_spec(backbone, encoder_arguments, seed)
+        inputs = spec.make_inputs()
+        features = _backbone_features(backbone, freeze_backbone, spec, inputs)
+        hidden = MultilinearPriorLayer(
+            spec.units, len(tasks), activation="relu", name="mrn_hidden", **prior
+        )(features)
+        hidden = [
+            spec.apply_dropout(h, f"{t.name}_dropout") for t, h in zip(tasks, hidden)
+        ]
+        super().__init__(
+            inputs.tensor,
+            _outputs(tasks, hidden, prior),
+            tasks=tasks,
+            spec=spec,
+            learning_rate=learning_rate,
+            name=name,
+        )
+
+
+def mrn(tasks, **kwargs):
+    """Builds a compiled `MRN` (Long et al., NIPS 2017).
+
+    Args:
+        tasks: list of `keras_mtl.Task` (not sequence tasks).
+        **kwargs: The arguments of `MRN` (`backbone`, `prior_weight`,
+            `update_every`, `covariances`, `input_shape`, `units`, ...).
+
+    Returns:
+        A compiled `MRN` whose outputs are a dict keyed by task.
+
+    Example:
+
+    >>> tasks = [Task(d, num_classes=10) for d in ("amazon", "dslr", "webcam")]
+    >>> model = mrn(tasks, input_shape=(800,), num_layers=1, update_every=50)
+    >>> task_correlation(model).shape
+    (3, 3)
+    """
+    return MRN(tasks, **kwargs)
+
+
+def _feature_spec(backbone, arguments, seed):
+    arguments = dict(arguments)
+    if backbone is not None:
+        if not isinstance(backbone, keras.Model):
+            raise TypeError(
+                "`backbone` must be a keras.Model or None. "
+                f"Received: backbone={backbone!r}"
             )
-    prior = {
-        "prior_weight": check_float(prior_weight, "prior_weight"),
-        "update_every": check_int(update_every, "update_every"),
-        "covariances": check_choice(covariances, "covariances", COVARIANCES),
-        "epsilon": check_float(epsilon, "epsilon"),
-    }
-    check_int(units, "units")
-    check_float(dropout, "dropout", below=1.0)
-    inputs, features = _backbone_features(
-        backbone, freeze_backbone, input_shape, units, num_layers, dropout, seed
+        arguments.setdefault("input_shape", tuple(backbone.input_shape[1:]))
+    elif arguments.get("input_shape") is None:
+        raise ValueError("mrn() needs `input_shape=(F,)` or a `backbone` model.")
+    spec = EncoderSpec(
+        "MRN",
+        arguments,
+        accepts=FEATURE_ARGUMENTS,
+        defaults={"encoder": "mlp"},
+        min_layers=0,
+        seed=seed,
     )
-    hidden = MultilinearPriorLayer(
-        units, len(tasks), activation="relu", name="mrn_hidden", **prior
-    )(features)
-    hidden = [
-        maybe_dropout(h, dropout, f"{t.name}_dropout", seed)
-        for t, h in zip(tasks, hidden)
-    ]
-    return compile_model(
-        inputs, _outputs(tasks, hidden, prior), tasks, name, learning_rate
-    )
+    if backbone is None and len(spec.input_shape) != 1:
+        raise ValueError(
+            "Without a `backbone`, mrn() takes feature vectors: `input_shape` "
+            f"must be (F,). Received: input_shape={spec.input_shape!r}"
+        )
+    return spec
 
 
-def _backbone_features(
-    backbone, freeze_backbone, input_shape, units, num_layers, dropout, seed
-):
+def _backbone_features(backbone, freeze_backbone, spec, inputs):
     if backbone is None:
-        if input_shape is None:
-            raise ValueError("mrn() needs `input_shape=(F,)` or a `backbone` model.")
-        inputs = ModelInputs(input_shape=input_shape)
-        if len(inputs.tensor.shape) != 2:
-            raise ValueError(
-                "Without a `backbone`, mrn() takes feature vectors: `input_shape` "
-                f"must be (F,). Received: input_shape={input_shape!r}"
-            )
-        num_layers = check_int(num_layers, "num_layers", minimum=0)
-        layers = encoder_stack(
-            inputs.features, "mlp", units, num_layers, dropout, "shared_", seed
-        )
-        return inputs, layers[-1] if layers else inputs.features
-    if not isinstance(backbone, keras.Model):
-        raise TypeError(
-            f"`backbone` must be a keras.Model or None. Received: backbone={backbone!r}"
-        )
-    if input_shape is None:
-        input_shape = tuple(backbone.input_shape[1:])
-    inputs = ModelInputs(input_shape=tuple(input_shape))
+        layers = spec.stack(inputs.features, prefix="shared_")
+        return layers[-1] if layers else inputs.features
     if freeze_backbone:
         backbone.trainable = False
     features = backbone(inputs.features)
     if len(features.shape) > 2:
         features = keras.layers.Flatten(name="backbone_flatten")(features)
-    return inputs, features
+    return features
 
 
 def _outputs(tasks, hidden, prior):
@@ -158,12 +183,7 @@ def _outputs(tasks, hidden, prior):
     logits = MultilinearPriorLayer(
         tasks[0].output_units, len(tasks), name="mrn_output", **prior
     )(hidden)
-    return {
-        t.name: keras.layers.Activation(
-            t.output_activation() or "linear", dtype="float32", name=t.name
-        )(z)
-        for t, z in zip(tasks, logits)
-    }
+    return activation_heads(tasks, logits)
 
 
 def prior_layers(model):

@@ -1,14 +1,15 @@
 """`MultiTaskModel`: a functional model that knows its tasks."""
 
+import inspect
+
 import keras
 from keras import ops
 
+from keras_mtl import input_paths
 from keras_mtl.arguments import check_learning_rate
 from keras_mtl.callbacks import CompactProgbarLogger
 from keras_mtl.losses import MaskedLoss
 from keras_mtl.metrics import MaskedMetric, TaskLossMean
-from keras_mtl.models import input_paths
-from keras_mtl.models.architecture import architecture_config, rebuild
 from keras_mtl.task import Task, validate_tasks
 
 REGULARIZATION_KEY = "regularization_loss"
@@ -20,6 +21,15 @@ def token_embedding(model):
         if isinstance(layer, keras.layers.Embedding):
             return layer
     return None
+
+
+def _keywords(method, x, y, args, kwargs):
+    """The arguments of a `keras.Model` method call, all by name."""
+    bound = inspect.signature(method).bind(None, x, y, *args, **kwargs)
+    arguments = dict(bound.arguments)
+    arguments.pop("self")
+    arguments.update(arguments.pop("kwargs", {}))
+    return arguments
 
 
 class _LogMetrics:
@@ -84,7 +94,6 @@ class MultiTaskModel(keras.Model):
         self.learning_rate = check_learning_rate(learning_rate)
         self._log_metrics = None
         self._has_regularization = False
-        self.architecture = None  # set by the builders (see `architecture`)
 
     def vocab_size(self):
         """The token vocabulary size, or `None` for a model on features."""
@@ -235,6 +244,13 @@ class MultiTaskModel(keras.Model):
 
     # -- fit / evaluate / predict -----------------------------------------
 
+    def check_model_inputs(self, x, argument):
+        """Architecture-specific checks of the inputs `x` (none by default).
+
+        Called by `fit`, `evaluate` and `predict` (and on the inputs of
+        `validation_data`) before any step; `argument` names `x` in errors.
+        """
+
     def _progress_callbacks(self, callbacks, verbose):
         if isinstance(callbacks, keras.callbacks.CallbackList):
             return callbacks  # `fit`'s own validation pass
@@ -248,25 +264,35 @@ class MultiTaskModel(keras.Model):
         return callbacks
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        x, y = input_paths.prepare_data(self, x, y)
-        if "validation_data" in kwargs:
-            kwargs["validation_data"] = input_paths.prepare_validation(
-                self, kwargs["validation_data"]
-            )
+        kwargs = _keywords(keras.Model.fit, x, y, args, kwargs)
+        self.check_model_inputs(kwargs.get("x"), "x")
+        kwargs["x"], kwargs["y"] = input_paths.prepare_data(
+            self, kwargs.get("x"), kwargs.get("y")
+        )
+        validation = kwargs.get("validation_data")
+        if validation is not None:
+            if isinstance(validation, (tuple, list)) and validation:
+                self.check_model_inputs(validation[0], "validation_data x")
+            kwargs["validation_data"] = input_paths.prepare_validation(self, validation)
         kwargs["callbacks"] = self._progress_callbacks(
             kwargs.get("callbacks"), kwargs.get("verbose", "auto")
         )
-        return super().fit(x, y, *args, **kwargs)
+        return super().fit(**kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        x, y = input_paths.prepare_data(self, x, y)
+        kwargs = _keywords(keras.Model.evaluate, x, y, args, kwargs)
+        self.check_model_inputs(kwargs.get("x"), "x")
+        kwargs["x"], kwargs["y"] = input_paths.prepare_data(
+            self, kwargs.get("x"), kwargs.get("y")
+        )
         kwargs["callbacks"] = self._progress_callbacks(
             kwargs.get("callbacks"), kwargs.get("verbose", "auto")
         )
-        return super().evaluate(x, y, *args, **kwargs)
+        return super().evaluate(**kwargs)
 
     def predict(self, x, *args, **kwargs):
         """As `keras.Model.predict`, with the outputs in task order."""
+        self.check_model_inputs(x, "x")
         x, _ = input_paths.prepare_data(self, x)
         outputs = super().predict(x, *args, **kwargs)
         if isinstance(outputs, dict):
@@ -274,23 +300,12 @@ class MultiTaskModel(keras.Model):
         return outputs
 
     def get_config(self):
-        """The builder's arguments (models from the builders), else the graph.
+        """Keras's functional config plus the model's `tasks` and learning rate.
 
-        A model made by a builder (`keras_mtl.models.sluice`, ...) returns
-        `{"architecture": "sluice", "tasks": [...], "num_subspaces": 2,
-        "units": 64, ...}`: every argument of the call, and `.keras` loading
-        calls the builder again with them. Any other model returns Keras's
-        functional config plus its `tasks`.
+        The prebuilt architectures (`MultiTaskNetwork` subclasses) return
+        their constructor arguments instead.
         """
-        if self.architecture is not None:
-            return architecture_config(self)
         config = super().get_config()
         config["tasks"] = [task.get_config() for task in self.tasks]
         config["learning_rate"] = self.learning_rate
         return config
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        if "architecture" in config:
-            return rebuild(config)
-        return super().from_config(config, custom_objects=custom_objects)

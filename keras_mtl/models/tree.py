@@ -1,37 +1,16 @@
-"""Tree-structured MTL (TAT): the `tree` builder and a dendrogram of its tree."""
+"""Tree-structured MTL (TAT, Han & Zhang, KDD 2015) and its tree's linkage."""
 
 import keras
 import numpy as np
 
-from keras_mtl.arguments import check_float, check_int
+from keras_mtl.arguments import check_float
 from keras_mtl.layers.tree_grouped_dense import TreeGroupedDense
-from keras_mtl.models.architecture import architecture
-from keras_mtl.models.components import (
-    ModelInputs,
-    check_stack_arguments,
-    compile_model,
-    encoder_stack,
-    prepare,
-)
+from keras_mtl.models.encoder_spec import FEATURE_ARGUMENTS, EncoderSpec
+from keras_mtl.models.network import MultiTaskNetwork, activation_heads, prepare
 
 
-@architecture("tree")
-def tree(
-    tasks,
-    *,
-    input_shape=None,
-    num_levels=3,
-    fusion_weights=None,
-    component_l2=0.0,
-    prox_iterations=10,
-    prox_every=1,
-    units=64,
-    num_layers=2,
-    dropout=0.0,
-    learning_rate=1e-3,
-    seed=None,
-    name="tree",
-):
+@keras.saving.register_keras_serializable(package="keras_mtl")
+class TreeMTL(MultiTaskNetwork):
     """Tree-structured multi-task model (Han & Zhang, KDD 2015).
 
     A shared MLP trunk of `num_layers` Dense + ReLU layers (`num_layers=0`:
@@ -64,59 +43,95 @@ def tree(
         seed: int or None. Seeds Keras's global RNG before weights are made.
         name: str. Model name.
 
-    Returns:
-        A compiled `MultiTaskModel` whose outputs are a dict keyed by task;
-        `model.get_layer("tree_head").tree()` reads the learned tree.
+    The learned tree is read by `model.get_layer("tree_head").tree()`.
 
     Example:
 
-    >>> tasks = [Task(f"school_{i}") for i in range(139)]
-    >>> model = tree(tasks, input_shape=(28,), num_layers=0)
-    >>> model.fit(x, y, batch_size=len(x), epochs=100)
+    >>> tasks = [Task(f"school_{i}") for i in range(4)]
+    >>> model = TreeMTL(tasks, input_shape=(28,), num_layers=0)
+    >>> len(model.get_layer("tree_head").tree())
+    3
 
     Reference:
         Han, Zhang. Learning Tree Structure in Multi-Task Learning. KDD 2015.
     """
-    tasks = prepare(tasks, seed)
-    widths = {t.output_units for t in tasks}
-    if len(widths) > 1 or any(t.sequence for t in tasks):
-        raise ValueError(
-            "tree() fuses task weights, so every task needs the same output "
-            "width and no sequence tasks. Received: "
-            f"{[(t.name, t.output_units, t.sequence) for t in tasks]}"
+
+    def __init__(
+        self,
+        tasks,
+        *,
+        num_levels=3,
+        fusion_weights=None,
+        component_l2=0.0,
+        prox_iterations=10,
+        prox_every=1,
+        learning_rate=1e-3,
+        seed=None,
+        name="tree",
+        **encoder_arguments,
+    ):
+        tasks = prepare(tasks, seed)
+        widths = {t.output_units for t in tasks}
+        if len(widths) > 1 or any(t.sequence for t in tasks):
+            raise ValueError(
+                "tree() fuses task weights, so every task needs the same output "
+                "width and no sequence tasks. Received: "
+                f"{[(t.name, t.output_units, t.sequence) for t in tasks]}"
+            )
+        check_float(learning_rate, "learning_rate")
+        spec = EncoderSpec(
+            "TreeMTL",
+            encoder_arguments,
+            accepts=FEATURE_ARGUMENTS,
+            defaults={"encoder": "mlp"},
+            min_layers=0,
+            seed=seed,
         )
-    num_layers = check_int(num_layers, "num_layers", minimum=0)
-    check_float(learning_rate, "learning_rate")
-    inputs = ModelInputs(input_shape=input_shape)
-    if inputs.is_sequence:
-        raise ValueError(
-            "tree() takes feature vectors: `input_shape` must be (F,). "
-            f"Received: input_shape={input_shape!r}"
+        if spec.is_sequence:
+            raise ValueError(
+                "tree() takes feature vectors: `input_shape` must be (F,). "
+                f"Received: input_shape={spec.input_shape!r}"
+            )
+        inputs = spec.make_inputs()
+        layers = spec.stack(inputs.features, prefix="shared_")
+        head = TreeGroupedDense(
+            widths.pop(),
+            len(tasks),
+            num_levels=num_levels,
+            fusion_weights=fusion_weights,
+            step_size=learning_rate,
+            prox_iterations=prox_iterations,
+            prox_every=prox_every,
+            component_l2=component_l2,
+            name="tree_head",
+        )(layers[-1] if layers else inputs.features)
+        super().__init__(
+            inputs.tensor,
+            activation_heads(tasks, head),
+            tasks=tasks,
+            spec=spec,
+            learning_rate=learning_rate,
+            name=name,
         )
-    features = inputs.features
-    if num_layers:
-        check_stack_arguments(units, num_layers, dropout, "mlp")
-        features = encoder_stack(
-            features, "mlp", units, num_layers, dropout, "shared_", seed
-        )[-1]
-    head = TreeGroupedDense(
-        widths.pop(),
-        len(tasks),
-        num_levels=num_levels,
-        fusion_weights=fusion_weights,
-        step_size=learning_rate,
-        prox_iterations=prox_iterations,
-        prox_every=prox_every,
-        component_l2=component_l2,
-        name="tree_head",
-    )(features)
-    outputs = {
-        t.name: keras.layers.Activation(
-            t.output_activation() or "linear", dtype="float32", name=t.name
-        )(h)
-        for t, h in zip(tasks, head)
-    }
-    return compile_model(inputs, outputs, tasks, name, learning_rate)
+
+
+def tree(tasks, **kwargs):
+    """Builds a compiled `TreeMTL` (Han & Zhang, KDD 2015).
+
+    Args:
+        tasks: list of `keras_mtl.Task` with the same output width.
+        **kwargs: The arguments of `TreeMTL` (`input_shape`, `num_levels`,
+            `fusion_weights`, `num_layers`, ...).
+
+    Returns:
+        A compiled `TreeMTL` whose outputs are a dict keyed by task.
+
+    Example:
+
+    >>> tasks = [Task(f"school_{i}") for i in range(4)]
+    >>> model = tree(tasks, input_shape=(28,), num_layers=0)
+    """
+    return TreeMTL(tasks, **kwargs)
 
 
 def linkage_from_partitions(partitions):

@@ -157,7 +157,9 @@ class HardSharingHyperModel(MultiTaskHyperModel):
 
     Example:
 
-    >>> hypermodel = HardSharingHyperModel(tasks, input_shape=(8,))
+    >>> hypermodel = HardSharingHyperModel([Task("a", 3), Task("b")], input_shape=(8,))
+    >>> hypermodel.searched()
+    ['units', 'num_layers', 'dropout', 'learning_rate']
     """
 
     builder = "keras_mtl.models.baselines:hard_sharing"
@@ -215,8 +217,11 @@ class SluiceHyperModel(MultiTaskHyperModel):
 
     Example:
 
-    >>> hypermodel = SluiceHyperModel(tasks, vocab_size=5000, units=64,
-    ...                               ranges={"num_subspaces": [1, 2]})
+    >>> hypermodel = SluiceHyperModel([Task("a", 3), Task("b", 2)], vocab_size=500,
+    ...                               units=64, ranges={"num_subspaces": [1, 2]})
+    >>> model = hypermodel.build(kt.HyperParameters())
+    >>> model.get_config()["num_subspaces"]
+    1
     """
 
     builder = "keras_mtl.models.sluice:sluice"

@@ -127,9 +127,14 @@ def objective(tasks):
 
     Example:
 
-    >>> tuner = kt.RandomSearch(SluiceHyperModel(tasks, vocab_size=5000),
-    ...                         objective=objective(tasks), max_trials=4)
-    >>> tuner.search(x, y, validation_data=(x_val, y_val), epochs=2)
+    >>> from keras_mtl.tuning import SluiceHyperModel
+    >>> tasks = [Task("a", 3), Task("b")]
+    >>> x = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
+    >>> y = {"a": np.arange(64) % 3, "b": x[:, 0]}
+    >>> tuner = kt.RandomSearch(SluiceHyperModel(tasks, input_shape=(8,), units=8),
+    ...                         objective=objective(tasks), max_trials=1,
+    ...                         directory="tuning", project_name="demo")
+    >>> tuner.search(x, y, validation_split=0.25, epochs=1, verbose=0)
     """
     validate_tasks(tasks)
     return kt.Objective(OBJECTIVE_NAME, direction="max")

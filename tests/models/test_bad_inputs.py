@@ -105,6 +105,17 @@ def test_validation_data_and_evaluate_are_checked(model):
         model.evaluate(x, bad, verbose=0)
 
 
+def test_positional_validation_data_is_checked_too(model):
+    x, y = _data()
+    bad = dict(y, a=np.full(6, 7))
+    # fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
+    #     validation_data, ...) as Keras orders them.
+    with pytest.raises(ValueError, match="validation_data"):
+        model.fit(x, y, 2, 1, 0, None, 0.0, (x, bad))
+    history = model.fit(x, y, 2, 1, 0, None, 0.0, (x, y))
+    assert "val_loss" in history.history
+
+
 def test_token_ids_outside_the_vocabulary_are_refused():
     seq = models.hard_sharing(
         [Task("t", 2, sequence=True)],

@@ -135,7 +135,7 @@ def test_wrong_input_rank_is_rejected():
         model.predict(np.ones((2, 3, 4), "int32"), verbose=0)
     with pytest.raises(TypeError, match="Task"):
         meta_lstm_transfer(model, "new")
-    with pytest.raises(ValueError, match="meta_lstm"):
+    with pytest.raises(TypeError, match="MetaLSTMNetwork"):
         meta_lstm_transfer(
             keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), Task("n", 2)
         )

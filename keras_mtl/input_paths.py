@@ -8,7 +8,7 @@ so every input path gives the same errors before Keras traces a step.
 import keras
 import numpy as np
 
-from keras_mtl.models import data_checks
+from keras_mtl import data_checks
 
 
 def input_shapes(model):
