@@ -8,6 +8,7 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
+from keras_mtl.arguments import check_choice
 from keras_mtl.layers.layer_mixture import LayerMixture
 from keras_mtl.layers.multilinear_prior import MultilinearPriorLayer
 from keras_mtl.layers.sluice_unit import SluiceUnit
@@ -89,7 +90,9 @@ def _annotate(ax, image, matrix, fontsize=6):
         )
 
 
-def plot_task_correlation(source, path, task_names=None, title="Task correlation"):
+def plot_task_correlation(
+    source, path, task_names=None, title="Task correlation", readout="covariance"
+):
     """Saves a heatmap of a task correlation matrix as a PNG.
 
     Args:
@@ -99,18 +102,28 @@ def plot_task_correlation(source, path, task_names=None, title="Task correlation
         path: str. Where to write the PNG.
         task_names: list of str or None. Axis labels.
         title: str. Figure title.
+        readout: `"covariance"` (the correlation of the learned Σ3) or
+            `"deviation"` (of the task matrices after removing their mean,
+            `MultilinearPriorLayer.task_deviation_correlation`). Ignored for
+            an array. Defaults to `"covariance"`.
 
     Returns:
         The path written.
     """
-    from keras_mtl.models.mrn import task_correlation
+    from keras_mtl.models.mrn import prior_layers
 
-    if isinstance(source, MultilinearPriorLayer):
-        matrix = source.task_correlation()
-    elif isinstance(source, keras.Model):
-        matrix = task_correlation(source)
+    check_choice(readout, "readout", ("covariance", "deviation"))
+    if isinstance(source, keras.Model):
+        if not prior_layers(source):
+            raise ValueError(f"Model {source.name!r} has no MultilinearPriorLayer.")
         if task_names is None and hasattr(source, "tasks"):
             task_names = [t.name for t in source.tasks]
+        source = prior_layers(source)[-1]
+    if isinstance(source, MultilinearPriorLayer):
+        if readout == "deviation":
+            matrix = source.task_deviation_correlation()
+        else:
+            matrix = source.task_correlation()
     else:
         matrix = np.asarray(source, dtype="float32")
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:

@@ -66,7 +66,8 @@ def task_only_precision(w, epsilon=_TASK_MODE_EPSILON):
 
     `W_(3) W_(3)ᵀ + εI` is decomposed (eigh; for this symmetric PSD matrix
     its eigenvalues are its singular values); eigenvalues `s > 0.1` are
-    inverted, the others dropped, and the precision's trace is capped at 3000.
+    inverted and the others kept as they are (the released `select_func`:
+    `1/s if s > 0.1 else s`), and the precision's trace is capped at 3000.
 
     Returns:
         `(covariance, precision)`, both float32 `(T, T)`.
@@ -75,7 +76,9 @@ def task_only_precision(w, epsilon=_TASK_MODE_EPSILON):
     covariance = _gram(w, 2) + epsilon * ops.eye(tasks, dtype="float32")
     values, vectors = _symmetric_eigh(covariance)
     keep = ops.greater(values, _TASK_MODE_MIN_EIGENVALUE)
-    inverse = ops.where(keep, 1.0 / ops.maximum(values, _TASK_MODE_MIN_EIGENVALUE), 0.0)
+    inverse = ops.where(
+        keep, 1.0 / ops.maximum(values, _TASK_MODE_MIN_EIGENVALUE), values
+    )
     precision = _from_eigen(inverse, vectors)
     trace = ops.trace(precision)
     precision = precision * ops.minimum(
@@ -119,6 +122,22 @@ def _task_initializer(initializer, task):
     if config["seed"] is not None:
         config["seed"] = int(config["seed"]) + task
     return initializer.__class__.from_config(config)
+
+
+def deviation_correlation(kernel):
+    """The correlation of the task slices' deviations from their mean (numpy).
+
+    Args:
+        kernel: array `(D1, D2, T)`.
+
+    Returns:
+        float32 `(T, T)`: entry `(s, t)` is the correlation of
+        `vec(W_s − W̄)` and `vec(W_t − W̄)`, `W̄` the mean task slice.
+    """
+    w = np.asarray(kernel, dtype="float64")
+    deviations = (w - w.mean(axis=-1, keepdims=True)).reshape(-1, w.shape[-1])
+    gram = deviations.T @ deviations
+    return correlation(gram)
 
 
 def correlation(covariance):
@@ -170,6 +189,11 @@ class MultilinearPriorLayer(keras.layers.Layer):
         kernel_initializer: Initializer applied to each task's `(D1, D2)`
             matrix. Defaults to `"glorot_uniform"`.
         bias_initializer: Defaults to `"zeros"`.
+        shared_init: bool. Start every task's matrix from one shared draw of
+            `kernel_initializer`, as in the paper (every task fine-tunes the
+            same pretrained layer), so that the tasks' units correspond and
+            the task covariance compares like with like. `False` draws each
+            task's matrix independently. Defaults to `True`.
         **kwargs: Base layer arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
@@ -204,6 +228,7 @@ class MultilinearPriorLayer(keras.layers.Layer):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        shared_init=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -219,6 +244,11 @@ class MultilinearPriorLayer(keras.layers.Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        if not isinstance(shared_init, bool):
+            raise TypeError(
+                f"`shared_init` must be a bool. Received: shared_init={shared_init!r}"
+            )
+        self.shared_init = shared_init
 
     def _input_width(self, input_shape):
         if (
@@ -278,6 +308,10 @@ class MultilinearPriorLayer(keras.layers.Layer):
 
     def _stacked_kernel_init(self, shape, dtype=None):
         d1, d2, tasks = shape
+        if self.shared_init:
+            matrix = self.kernel_initializer((d1, d2), dtype=dtype)
+            # A product, not a broadcast view: torch variables need own memory.
+            return ops.expand_dims(matrix, -1) * ops.ones((1, 1, tasks), dtype=dtype)
         matrices = [
             _task_initializer(self.kernel_initializer, t)((d1, d2), dtype=dtype)
             for t in range(tasks)
@@ -370,6 +404,18 @@ class MultilinearPriorLayer(keras.layers.Layer):
         """The task correlation matrix (Σ3 scaled to a unit diagonal), `(T, T)`."""
         return correlation(self.task_covariance())
 
+    def task_deviation_correlation(self):
+        """The correlation of the task matrices' deviations from their mean.
+
+        When the part of W that all tasks share dominates, every entry of
+        `task_correlation()` is near 1; this readout removes the mean task
+        matrix first, so related tasks (that deviate alike) stand out.
+
+        Returns:
+            numpy `(T, T)`.
+        """
+        return deviation_correlation(ops.convert_to_numpy(self.kernel))
+
     def feature_covariance(self):
         """Σ1 `(D1, D1)` (the identity in `covariances="task"` mode)."""
         if self.covariances == "task":
@@ -398,6 +444,7 @@ class MultilinearPriorLayer(keras.layers.Layer):
                     self.kernel_initializer
                 ),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "shared_init": self.shared_init,
             }
         )
         return config

@@ -15,7 +15,12 @@ from keras_mtl.models.meta_lstm import (
     meta_lstm,
     meta_lstm_transfer,
 )
-from keras_mtl.models.mrn import MRN, mrn, task_correlation
+from keras_mtl.models.mrn import (
+    MRN,
+    mrn,
+    task_correlation,
+    task_deviation_correlation,
+)
 from keras_mtl.models.multitask_model import MultiTaskModel
 from keras_mtl.models.network import MultiTaskNetwork
 from keras_mtl.models.single_task import SingleTaskNetwork, single_task
@@ -46,6 +51,7 @@ __all__ = [
     "single_task",
     "sluice",
     "task_correlation",
+    "task_deviation_correlation",
     "tree",
 ]
 

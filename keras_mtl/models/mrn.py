@@ -21,12 +21,22 @@ class MRN(MultiTaskNetwork):
     Dense + ReLU layers on feature vectors) feeds task-specific layers whose
     stacked weights carry a tensor-normal prior (`MultilinearPriorLayer`):
     the last hidden layer (`units` wide, ReLU, named `"mrn_hidden"`) and the
-    output layer (`"mrn_output"`). The prior ties tasks through learned
-    feature, class and task covariances refreshed every `update_every`
-    training steps inside `fit`. The output layer carries the prior when all
-    tasks have the same output width and kind (e.g. the same classes, as
-    in the paper); otherwise each task gets a plain output layer and only the
-    hidden layer carries the prior.
+    output layer (`"mrn_output"`). With `covariances="task"` (the released
+    code's layout) only the output layer is task-specific and carries the
+    prior, on the shared features.
+
+    Reading the relations: `task_correlation(model)` is the correlation of
+    the learned Σ3; `task_deviation_correlation(model)` correlates the
+    tasks' output matrices after removing their mean, which shows related
+    tasks also while the part all tasks share dominates Σ3 (with the
+    default `shared_init=True` it does early in training).
+
+    The prior ties tasks through learned feature, class and task
+    covariances refreshed every `update_every` training steps inside `fit`.
+    The output layer carries the prior when all tasks have the same output
+    width and kind (e.g. the same classes, as in the paper); otherwise each
+    task gets a plain output layer and only the hidden layer carries the
+    prior.
 
     Args:
         tasks: list of `keras_mtl.Task` (not sequence tasks).
@@ -44,6 +54,11 @@ class MRN(MultiTaskNetwork):
         covariances: `"all"` (the paper) or `"task"` (the released code's
             task-only scheme). Defaults to `"all"`.
         epsilon: float. ε of the covariance updates. Defaults to `1e-3`.
+        shared_init: bool. Every task's slice of a prior layer starts from
+            one shared draw (the paper fine-tunes every task from the same
+            pretrained layers), so the tasks' units correspond and the task
+            covariance compares like with like. `False` starts each task
+            from its own draw. Defaults to `True`.
         learning_rate: float. Adam learning rate. Defaults to `1e-3`.
         seed: int or None. Seeds the weights and every dropout layer.
         name: str. Model name. Defaults to `"mrn"`.
@@ -79,6 +94,7 @@ class MRN(MultiTaskNetwork):
         update_every=100,
         covariances="all",
         epsilon=1e-3,
+        shared_init=True,
         learning_rate=1e-3,
         seed=None,
         name="mrn",
@@ -96,19 +112,25 @@ class MRN(MultiTaskNetwork):
             "update_every": check_int(update_every, "update_every"),
             "covariances": check_choice(covariances, "covariances", COVARIANCES),
             "epsilon": check_float(epsilon, "epsilon"),
+            "shared_init": shared_init,
         }
         spec = _feature_spec(backbone, encoder_arguments, seed)
         inputs = spec.make_inputs()
         features = _backbone_features(backbone, freeze_backbone, spec, inputs)
-        hidden = MultilinearPriorLayer(
-            spec.units, len(tasks), activation="relu", name="mrn_hidden", **prior
-        )(features)
-        hidden = [
-            spec.apply_dropout(h, f"{t.name}_dropout") for t, h in zip(tasks, hidden)
-        ]
+        if covariances == "task":
+            outputs = _task_mode_outputs(tasks, features, prior)
+        else:
+            hidden = MultilinearPriorLayer(
+                spec.units, len(tasks), activation="relu", name="mrn_hidden", **prior
+            )(features)
+            hidden = [
+                spec.apply_dropout(h, f"{t.name}_dropout")
+                for t, h in zip(tasks, hidden)
+            ]
+            outputs = _outputs(tasks, hidden, prior)
         super().__init__(
             inputs.tensor,
-            _outputs(tasks, hidden, prior),
+            outputs,
             tasks=tasks,
             spec=spec,
             learning_rate=learning_rate,
@@ -145,7 +167,14 @@ def _feature_spec(backbone, arguments, seed):
                 "`backbone` must be a keras.Model or None. "
                 f"Received: backbone={backbone!r}"
             )
-        arguments.setdefault("input_shape", tuple(backbone.input_shape[1:]))
+        if arguments.get("input_shape") is None:
+            shape = tuple(backbone.input_shape[1:])
+            if any(d is None for d in shape):
+                raise ValueError(
+                    f"`backbone` takes inputs of shape {shape} with unknown "
+                    "sizes: pass `input_shape` with every size given."
+                )
+            arguments["input_shape"] = shape
     elif arguments.get("input_shape") is None:
         raise ValueError("mrn() needs `input_shape=(F,)` or a `backbone` model.")
     spec = EncoderSpec(
@@ -171,9 +200,31 @@ def _backbone_features(backbone, freeze_backbone, spec, inputs):
     if freeze_backbone:
         backbone.trainable = False
     features = backbone(inputs.features)
+    if any(d is None for d in features.shape[1:]):
+        raise ValueError(
+            "`backbone` must give outputs of a known size to flatten (e.g. a "
+            "keras.applications model with pooling='avg'). Received outputs of "
+            f"shape {features.shape}."
+        )
     if len(features.shape) > 2:
         features = keras.layers.Flatten(name="backbone_flatten")(features)
     return features
+
+
+def _task_mode_outputs(tasks, features, prior):
+    """The released code's layout: one prior output layer on shared features."""
+    kinds = {(t.output_units, t.is_classification) for t in tasks}
+    if len(kinds) > 1:
+        raise ValueError(
+            'covariances="task" puts the prior on one output layer shared by '
+            "all tasks' slices, so every task needs the same output width and "
+            "kind. Received: "
+            f"{[(t.name, t.output_units, t.is_classification) for t in tasks]}"
+        )
+    logits = MultilinearPriorLayer(
+        tasks[0].output_units, len(tasks), name="mrn_output", **prior
+    )(features)
+    return activation_heads(tasks, logits)
 
 
 def _outputs(tasks, hidden, prior):
@@ -191,9 +242,23 @@ def prior_layers(model):
     return [layer for layer in model.layers if isinstance(layer, MultilinearPriorLayer)]
 
 
-def task_correlation(model):
-    """The learned task correlation of the model's last prior layer, numpy `(T, T)`."""
+def _last_prior_layer(model):
     layers = prior_layers(model)
     if not layers:
         raise ValueError(f"Model {model.name!r} has no MultilinearPriorLayer.")
-    return layers[-1].task_correlation()
+    return layers[-1]
+
+
+def task_correlation(model):
+    """The learned task correlation of the model's last prior layer, numpy `(T, T)`."""
+    return _last_prior_layer(model).task_correlation()
+
+
+def task_deviation_correlation(model):
+    """The correlation of the last prior layer's task deviations, numpy `(T, T)`.
+
+    Entry `(s, t)` correlates `vec(W_s − W̄)` and `vec(W_t − W̄)`, where `W_t`
+    is task t's slice of the layer's weights and `W̄` their mean (see
+    `MultilinearPriorLayer.task_deviation_correlation`).
+    """
+    return _last_prior_layer(model).task_deviation_correlation()
