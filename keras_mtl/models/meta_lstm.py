@@ -110,23 +110,34 @@ class MetaLSTMNetwork(MultiTaskNetwork):
         if len(tasks) > 1:
             task_id = keras.Input(shape=(), dtype="int32", name="task_id")
             tensors = {"tokens": inputs.tensor, "task_id": task_id}
+        cell_arguments = {
+            "units": spec.units,
+            "meta_units": meta_units,
+            "meta_vector_dim": meta_vector_dim,
+            "num_tasks": len(tasks),
+            "dropout": dropout,
+            "recurrent_dropout": recurrent_dropout,
+            "meta_trainable": meta_trainable,
+        }
         for k in range(1, spec.num_layers + 1):
             if len(tasks) > 1:
                 x = TaskConditioning(len(tasks), name=f"task_code_{k}")([x, task_id])
-            cell = MetaLSTMCell(
-                spec.units,
-                meta_units,
-                meta_vector_dim,
-                num_tasks=len(tasks),
-                dropout=dropout,
-                recurrent_dropout=recurrent_dropout,
-                meta_trainable=meta_trainable,
-                seed=layer_seed(seed, f"meta_lstm_cell_{k}"),
-                name=f"meta_lstm_cell_{k}",
+            rnn = _meta_rnn(
+                cell_arguments, f"meta_lstm_{k}", f"meta_lstm_cell_{k}", seed
             )
-            rnn = keras.layers.RNN(cell, return_sequences=True, name=f"meta_lstm_{k}")
             if bidirectional:
-                rnn = keras.layers.Bidirectional(rnn, name=f"meta_lstm_{k}")
+                # Its own backward cell: a cloned one would share the seed,
+                # so both directions would drop the same units.
+                backward = _meta_rnn(
+                    cell_arguments,
+                    f"meta_lstm_{k}_backward",
+                    f"meta_lstm_cell_{k}_backward",
+                    seed,
+                    go_backwards=True,
+                )
+                rnn = keras.layers.Bidirectional(
+                    rnn, backward_layer=backward, name=f"meta_lstm_{k}"
+                )
             x = rnn(x)
         outputs = {t.name: task_head(t, x, True) for t in tasks}
         super().__init__(
@@ -165,6 +176,16 @@ class MetaLSTMNetwork(MultiTaskNetwork):
 
 
 MetaLSTMModel = MetaLSTMNetwork  # the name of earlier releases
+
+
+def _meta_rnn(cell_arguments, name, cell_name, seed, go_backwards=False):
+    """A `keras.layers.RNN` of a `MetaLSTMCell` with its own dropout seed."""
+    cell = MetaLSTMCell(
+        **cell_arguments, seed=layer_seed(seed, cell_name), name=cell_name
+    )
+    return keras.layers.RNN(
+        cell, return_sequences=True, go_backwards=go_backwards, name=name
+    )
 
 
 def meta_lstm(tasks, **kwargs):

@@ -1,10 +1,12 @@
 """`MultiTaskNetwork`: the base of the prebuilt architectures."""
 
+import contextlib
 import functools
 import inspect
 import json
 
 import keras
+from keras.src.backend.common import global_state
 
 from keras_mtl.arguments import check_int
 from keras_mtl.models.multitask_model import MultiTaskModel
@@ -90,7 +92,33 @@ class MultiTaskNetwork(MultiTaskModel):
             )
             for key, value in config.items()
         }
-        return cls(tasks, **arguments)
+        with _outside_object_sharing():
+            return cls(tasks, **arguments)
+
+
+_SHARING_ATTRIBUTES = (
+    "shared_objects/id_to_obj_map",
+    "shared_objects/id_to_config_map",
+)
+
+
+@contextlib.contextmanager
+def _outside_object_sharing():
+    """Builds a model as a fresh constructor call would, also inside loading.
+
+    `.keras` loading runs in Keras's object-sharing scope, which matches
+    objects by `id()`; layers that clone others by serializing them (such as
+    `Bidirectional`) could then be handed an unrelated object whose memory
+    address was reused (a flaky "both directions go backwards" error).
+    """
+    saved = [global_state.get_global_attribute(name) for name in _SHARING_ATTRIBUTES]
+    for name in _SHARING_ATTRIBUTES:
+        global_state.set_global_attribute(name, None)
+    try:
+        yield
+    finally:
+        for name, value in zip(_SHARING_ATTRIBUTES, saved):
+            global_state.set_global_attribute(name, value)
 
 
 def _bound_arguments(signature, model, args, kwargs):

@@ -45,3 +45,25 @@ def test_a_fixed_seed_reproduces_masks_and_training():
         weights.append(model.get_weights())
     for one, two in zip(*weights):
         np.testing.assert_array_equal(one, two)
+
+
+def test_the_two_directions_of_a_bidirectional_meta_lstm_draw_their_own_masks():
+    model = keras_mtl.models.meta_lstm(
+        [Task("s", 2)],
+        vocab_size=20,
+        embedding_dim=4,
+        units=4,
+        meta_units=3,
+        bidirectional=True,
+        dropout=0.5,
+        seed=0,
+    )
+    layer = model.get_layer("meta_lstm_1")
+    forward, backward = layer.forward_layer.cell, layer.backward_layer.cell
+    assert forward.seed != backward.seed
+    ones = np.ones((8, 16), "float32")
+    masks = [
+        keras.ops.convert_to_numpy(cell.get_dropout_mask(ones))
+        for cell in (forward, backward)
+    ]
+    assert not np.array_equal(*masks)
