@@ -20,6 +20,25 @@ def input_shapes(model):
     return {t.name: tuple(t.shape) for t in inputs}
 
 
+def given_input_shapes(model, arrays):
+    """The shapes of the model inputs in `arrays` (optional ones may be left out)."""
+    shapes = input_shapes(model)
+    left_out = optional_inputs(model) - set(arrays)
+    return {name: shape for name, shape in shapes.items() if name not in left_out}
+
+
+def optional_inputs(model):
+    """Names of the model inputs that may be left out (`keras.Input(optional=True)`)."""
+    inputs = model._inputs_struct
+    if not isinstance(inputs, dict):
+        return set()
+    return {
+        name
+        for name, tensor in inputs.items()
+        if getattr(tensor._keras_history.operation, "optional", False)
+    }
+
+
 def _is_dataset(x):
     return hasattr(x, "element_spec") and hasattr(x, "take")
 
@@ -37,10 +56,19 @@ def inputs_as_dict(model, x, argument="x"):
     """
     shapes = input_shapes(model)
     if isinstance(model._inputs_struct, dict):
-        if not isinstance(x, dict):
+        required = sorted(set(shapes) - optional_inputs(model))
+        if not isinstance(x, dict) and len(required) == 1:
+            x = {required[0]: x}  # the optional inputs left out
+        if not isinstance(x, dict) or not set(required) <= set(x):
             raise TypeError(
-                f"`{argument}` must be a dict with the keys {sorted(shapes)}. "
-                f"Received: {type(x).__name__}"
+                f"`{argument}` must be a dict with the keys {sorted(shapes)}"
+                + (
+                    f" (or without {sorted(optional_inputs(model))})"
+                    if len(required) < len(shapes)
+                    else ""
+                )
+                + f". Received: {type(x).__name__}"
+                + (f" with the keys {sorted(x)}" if isinstance(x, dict) else "")
             )
         arrays = {
             k: data_checks.as_array(v, f"{argument}['{k}']") for k, v in x.items()
@@ -112,7 +140,7 @@ def _check_first_batch(model, data, argument):
         model.tasks,
         arrays,
         labels,
-        input_shapes=shapes,
+        input_shapes=given_input_shapes(model, arrays),
         vocab_size=model.vocab_size(),
     )
 
@@ -141,7 +169,7 @@ def prepare_data(model, x, y=None, argument=""):
         model.tasks,
         arrays,
         labels,
-        input_shapes=input_shapes(model),
+        input_shapes=given_input_shapes(model, arrays),
         vocab_size=model.vocab_size(),
         argument=argument,
     )

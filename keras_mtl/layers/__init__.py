@@ -6,11 +6,15 @@ from keras_mtl.layers.multilinear_prior import MultilinearPriorLayer
 from keras_mtl.layers.sluice_unit import SluiceUnit
 from keras_mtl.layers.subspace_concat import SubspaceConcat
 from keras_mtl.layers.task_conditioning import TaskConditioning
+from keras_mtl.layers.task_routing import TaskRouting
+from keras_mtl.layers.task_split import TaskSplit
 from keras_mtl.layers.tree_grouped_dense import TreeGroupedDense
 
 __all__ = [
     "MetaLSTMCell",
     "TaskConditioning",
+    "TaskRouting",
+    "TaskSplit",
     "MultilinearPriorLayer",
     "LayerMixture",
     "SluiceUnit",

@@ -59,16 +59,25 @@ class ModelInputs:
     """
 
     def __init__(self, input_shape=None, vocab_size=None, embedding_dim=64):
-        if vocab_size is not None:
-            self.tensor = keras.Input(shape=(None,), dtype="int32", name="tokens")
-            self.features = keras.layers.Embedding(
-                vocab_size, embedding_dim, mask_zero=True, name="embedding"
-            )(self.tensor)
-            self.is_sequence = True
-        else:
-            self.tensor = keras.Input(shape=tuple(input_shape), name="features")
-            self.features = self.tensor
-            self.is_sequence = len(input_shape) > 1
+        self.tensor = model_input(input_shape, vocab_size)
+        self.features = embed(self.tensor, vocab_size, embedding_dim)
+        self.is_sequence = vocab_size is not None or len(input_shape) > 1
+
+
+def model_input(input_shape=None, vocab_size=None):
+    """The `keras.Input` of token ids (`vocab_size`) or of features."""
+    if vocab_size is not None:
+        return keras.Input(shape=(None,), dtype="int32", name="tokens")
+    return keras.Input(shape=tuple(input_shape), name="features")
+
+
+def embed(x, vocab_size=None, embedding_dim=64):
+    """`x` through the token `Embedding` (0 = padding, masked), or unchanged."""
+    if vocab_size is None:
+        return x
+    return keras.layers.Embedding(
+        vocab_size, embedding_dim, mask_zero=True, name="embedding"
+    )(x)
 
 
 def check_input_shape(input_shape):

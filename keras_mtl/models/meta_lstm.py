@@ -6,7 +6,9 @@ import numpy as np
 from keras_mtl.arguments import check_bool
 from keras_mtl.layers.meta_lstm_cell import META_WEIGHTS, MetaLSTMCell
 from keras_mtl.layers.task_conditioning import TaskConditioning
-from keras_mtl.models.encoder_spec import EncoderSpec, layer_seed
+from keras_mtl.layers.task_routing import TaskRouting
+from keras_mtl.layers.task_split import TaskSplit
+from keras_mtl.models.encoder_spec import EncoderSpec, embed, layer_seed, model_input
 from keras_mtl.models.multitask_model import token_embedding
 from keras_mtl.models.network import MultiTaskNetwork, prepare, task_head
 from keras_mtl.task import Task
@@ -24,17 +26,20 @@ class MetaLSTMNetwork(MultiTaskNetwork):
     its own output head (mean-pooled for sentence tasks, per step for
     `sequence=True` tagging tasks).
 
-    Inputs. With one task the model takes the token array `(batch, time)`
-    (0 = padding) alone. With several tasks it takes a dict
-    `{"tokens": (batch, time) int, "task_id": (batch,) int}`: each example
-    names the task (index in `tasks`) whose `P`, `Q`, `B` read it, so one
-    batch may mix tasks. The output dict has every task's prediction for
-    every example, but only `outputs[task][i]` of the task `task_id[i]` is
-    meaningful: label the others `-1` (the missing-label convention does the
-    rest; `keras_mtl.data.fdu_mtl` does it for you). An example labelled for
-    several tasks is fed once per task.
-    `fit`, `evaluate` and `predict` reject task ids outside
-    `0..len(tasks) - 1` (a wrong id would select no task weights at all).
+    Inputs. The model takes the token array `(batch, time)` (0 = padding)
+    with labels for any subset of tasks, as every builder does: with several
+    tasks, every task's basic LSTM (its own `P`, `Q`, `B`, and its own
+    meta-LSTM state) reads every example and every head predicts; label
+    `-1` (or `NaN`) what an example does not have. The batch is tiled over
+    the tasks (`TaskRouting` / `TaskSplit`), so a step costs about M times
+    a single-task one.
+
+    Data where each example belongs to one task (FDU-MTL) may instead pass
+    `{"tokens": (batch, time) int, "task_id": (batch,) int}`: then only the
+    task `task_id[i]` reads example i, one batch may mix tasks, and only
+    `outputs[task][i]` of that task is meaningful (label the others `-1`;
+    `keras_mtl.data.fdu_mtl` does it for you). `fit`, `evaluate` and
+    `predict` reject task ids outside `0..len(tasks) - 1`.
 
     Args:
         tasks: list of `keras_mtl.Task` (sentence or sequence tasks).
@@ -105,11 +110,16 @@ class MetaLSTMNetwork(MultiTaskNetwork):
                 "`input_shape` of rank 2 (time, features). Received: "
                 f"input_shape={spec.input_shape!r}"
             )
-        inputs = spec.make_inputs()
-        x, tensors = inputs.features, inputs.tensor
+        tokens = model_input(spec.input_shape, spec.vocab_size)
+        tensors, x, task_id = tokens, tokens, None
         if len(tasks) > 1:
-            task_id = keras.Input(shape=(), dtype="int32", name="task_id")
-            tensors = {"tokens": inputs.tensor, "task_id": task_id}
+            # Optional: without it every task reads every example.
+            task_id = keras.Input(
+                shape=(), dtype="int32", name="task_id", optional=True
+            )
+            tensors = {"tokens": tokens, "task_id": task_id}
+            x, ids = TaskRouting(len(tasks), name="task_routing")(x, task_id)
+        x = embed(x, spec.vocab_size, spec.embedding_dim)
         cell_arguments = {
             "units": spec.units,
             "meta_units": meta_units,
@@ -121,7 +131,7 @@ class MetaLSTMNetwork(MultiTaskNetwork):
         }
         for k in range(1, spec.num_layers + 1):
             if len(tasks) > 1:
-                x = TaskConditioning(len(tasks), name=f"task_code_{k}")([x, task_id])
+                x = TaskConditioning(len(tasks), name=f"task_code_{k}")([x, ids])
             rnn = _meta_rnn(
                 cell_arguments, f"meta_lstm_{k}", f"meta_lstm_cell_{k}", seed
             )
@@ -139,7 +149,7 @@ class MetaLSTMNetwork(MultiTaskNetwork):
                     rnn, backward_layer=backward, name=f"meta_lstm_{k}"
                 )
             x = rnn(x)
-        outputs = {t.name: task_head(t, x, True) for t in tasks}
+        outputs = _task_outputs(tasks, x, task_id)
         super().__init__(
             tensors,
             outputs,
@@ -152,6 +162,22 @@ class MetaLSTMNetwork(MultiTaskNetwork):
         if embedding is not None and not embedding_trainable:
             embedding.trainable = False
             self.compile()
+
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(self._with_task_id(inputs), *args, **kwargs)
+
+    def call(self, inputs, *args, **kwargs):
+        return super().call(self._with_task_id(inputs), *args, **kwargs)
+
+    def _with_task_id(self, inputs):
+        """Token ids alone (or no `"task_id"`): every task reads every example."""
+        if len(self.tasks) == 1:
+            return inputs
+        if not isinstance(inputs, dict):
+            inputs = {"tokens": inputs}
+        if "task_id" not in inputs:
+            inputs = {**inputs, "task_id": None}
+        return inputs
 
     def check_model_inputs(self, x, argument):
         """Task ids given as arrays must be in `0..len(tasks) - 1`."""
@@ -176,6 +202,23 @@ class MetaLSTMNetwork(MultiTaskNetwork):
 
 
 MetaLSTMModel = MetaLSTMNetwork  # the name of earlier releases
+
+
+def _task_outputs(tasks, x, task_id):
+    """Each task's head on its part of the (routed) Meta-LSTM outputs."""
+    if len(tasks) == 1:
+        return {tasks[0].name: task_head(tasks[0], x, True)}
+    parts = {}
+    if any(t.sequence for t in tasks):
+        parts[True] = TaskSplit(len(tasks), name="task_split")(x, task_id)
+    if not all(t.sequence for t in tasks):
+        # Pooled before the split, while the padding mask is still attached.
+        pooled = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+        parts[False] = TaskSplit(len(tasks), name="task_split_pooled")(pooled, task_id)
+    return {
+        t.name: task_head(t, parts[t.sequence][m], t.sequence)
+        for m, t in enumerate(tasks)
+    }
 
 
 def _meta_rnn(cell_arguments, name, cell_name, seed, go_backwards=False):

@@ -72,6 +72,24 @@ class LayerConformanceTest(testing.TestCase):
             expected_output_shape=(2, 4, 8),
         )
 
+    def test_task_routing(self):
+        # Without task ids: the batch tiled once per task, with the ids.
+        self.run_layer_test(
+            layers.TaskRouting,
+            init_kwargs={"num_tasks": 2},
+            input_shape=(3, 4),
+            expected_output_shape=((6, 4), (6,)),
+            run_training_check=False,
+        )
+
+    def test_task_split(self):
+        self.run_layer_test(
+            layers.TaskSplit,
+            init_kwargs={"num_tasks": 2},
+            input_shape=(4, 3),
+            expected_output_shape=((2, 3), (2, 3)),
+        )
+
     def test_meta_lstm_cell_in_rnn(self):
         self.run_layer_test(
             keras.layers.RNN,

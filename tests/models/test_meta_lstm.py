@@ -139,3 +139,51 @@ def test_wrong_input_rank_is_rejected():
         meta_lstm_transfer(
             keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), Task("n", 2)
         )
+
+
+def _multi_output_data(n=24, steps=6, seed=0):
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(1, 12, size=(n, steps))
+    tokens[:, 4:] = 0
+    y = {
+        "s0": rng.integers(0, 2, n),
+        "s1": np.where(np.arange(n) % 2 == 0, rng.integers(0, 3, n), -1),  # a subset
+        "tag": np.where(tokens > 0, rng.integers(0, 4, (n, steps)), -1),
+    }
+    return tokens, y
+
+
+MIXED_TASKS = [Task("s0", 2), Task("s1", 3), Task("tag", 4, sequence=True)]
+
+
+def test_ordinary_multi_output_data_trains_without_task_ids():
+    tokens, y = _multi_output_data()
+    model = meta_lstm(MIXED_TASKS, seed=0, **SMALL)
+    history = model.fit(tokens, y, epochs=2, batch_size=8, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert {"s0_loss", "s1_loss", "tag_loss"} <= set(history.history)
+    predictions = model.predict(tokens, verbose=0)
+    assert predictions["s0"].shape == (24, 2) and predictions["tag"].shape == (24, 6, 4)
+    scores = model.evaluate(tokens, y, verbose=0, return_dict=True)
+    assert np.isfinite(scores["loss"])
+    # Each task's prediction is what its own basic LSTM gives the example:
+    # the same as with the example's task id.
+    ids = np.arange(24) % 3
+    with_ids = model.predict({"tokens": tokens, "task_id": ids}, verbose=0)
+    for m, task in enumerate(MIXED_TASKS):
+        np.testing.assert_allclose(
+            with_ids[task.name][ids == m], predictions[task.name][ids == m], atol=1e-4
+        )
+    assert_model_roundtrip(model, tokens)
+
+
+def test_multi_output_data_through_tf_data():
+    tf = pytest.importorskip("tensorflow")
+    tokens, y = _multi_output_data()
+    model = meta_lstm(MIXED_TASKS, seed=0, **SMALL)
+    stream = tf.data.Dataset.from_tensor_slices((tokens, y)).batch(8)
+    history = model.fit(stream, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    bad = dict(y, s0=np.full(24, 5))
+    with pytest.raises(ValueError, match="s0"):
+        model.fit(tf.data.Dataset.from_tensor_slices((tokens, bad)).batch(8), verbose=0)
