@@ -114,11 +114,12 @@ def plot_task_correlation(
 
     check_choice(readout, "readout", ("covariance", "deviation"))
     if isinstance(source, keras.Model):
-        if not prior_layers(source):
+        layers = prior_layers(source)
+        if not layers:
             raise ValueError(f"Model {source.name!r} has no MultilinearPriorLayer.")
         if task_names is None and hasattr(source, "tasks"):
             task_names = [t.name for t in source.tasks]
-        source = prior_layers(source)[-1]
+        source = layers[-1]
     if isinstance(source, MultilinearPriorLayer):
         if readout == "deviation":
             matrix = source.task_deviation_correlation()

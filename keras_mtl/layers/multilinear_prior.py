@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_mtl.arguments import check_choice, check_float, check_int
+from keras_mtl.arguments import check_bool, check_choice, check_float, check_int
 
 COVARIANCES = ("all", "task")
 # Released-code constants of the `covariances="task"` scheme.
@@ -244,11 +244,7 @@ class MultilinearPriorLayer(keras.layers.Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
-        if not isinstance(shared_init, bool):
-            raise TypeError(
-                f"`shared_init` must be a bool. Received: shared_init={shared_init!r}"
-            )
-        self.shared_init = shared_init
+        self.shared_init = check_bool(shared_init, "shared_init")
 
     def _input_width(self, input_shape):
         if (

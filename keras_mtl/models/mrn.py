@@ -213,27 +213,31 @@ def _backbone_features(backbone, freeze_backbone, spec, inputs):
 
 def _task_mode_outputs(tasks, features, prior):
     """The released code's layout: one prior output layer on shared features."""
-    kinds = {(t.output_units, t.is_classification) for t in tasks}
-    if len(kinds) > 1:
+    if not _same_outputs(tasks):
         raise ValueError(
             'covariances="task" puts the prior on one output layer shared by '
             "all tasks' slices, so every task needs the same output width and "
             "kind. Received: "
             f"{[(t.name, t.output_units, t.is_classification) for t in tasks]}"
         )
-    logits = MultilinearPriorLayer(
-        tasks[0].output_units, len(tasks), name="mrn_output", **prior
-    )(features)
-    return activation_heads(tasks, logits)
+    return _prior_outputs(tasks, features, prior)
 
 
 def _outputs(tasks, hidden, prior):
-    kinds = {(t.output_units, t.is_classification) for t in tasks}
-    if len(kinds) > 1:
+    if not _same_outputs(tasks):
         return {t.name: task_head(t, h, False) for t, h in zip(tasks, hidden)}
+    return _prior_outputs(tasks, hidden, prior)
+
+
+def _same_outputs(tasks):
+    return len({(t.output_units, t.is_classification) for t in tasks}) == 1
+
+
+def _prior_outputs(tasks, inputs, prior):
+    """The `"mrn_output"` prior layer on `inputs` and each task's activation."""
     logits = MultilinearPriorLayer(
         tasks[0].output_units, len(tasks), name="mrn_output", **prior
-    )(hidden)
+    )(inputs)
     return activation_heads(tasks, logits)
 
 
