@@ -56,20 +56,18 @@ def inputs_as_dict(model, x, argument="x"):
     """
     shapes = input_shapes(model)
     if isinstance(model._inputs_struct, dict):
-        required = sorted(set(shapes) - optional_inputs(model))
+        optional = optional_inputs(model)
+        required = sorted(set(shapes) - optional)
         if not isinstance(x, dict) and len(required) == 1:
             x = {required[0]: x}  # the optional inputs left out
         if not isinstance(x, dict) or not set(required) <= set(x):
-            raise TypeError(
-                f"`{argument}` must be a dict with the keys {sorted(shapes)}"
-                + (
-                    f" (or without {sorted(optional_inputs(model))})"
-                    if len(required) < len(shapes)
-                    else ""
-                )
-                + f". Received: {type(x).__name__}"
-                + (f" with the keys {sorted(x)}" if isinstance(x, dict) else "")
-            )
+            expected = f"a dict with the keys {sorted(shapes)}"
+            if optional:
+                expected += f" (or without {sorted(optional)})"
+            received = type(x).__name__
+            if isinstance(x, dict):
+                received += f" with the keys {sorted(x)}"
+            raise TypeError(f"`{argument}` must be {expected}. Received: {received}")
         arrays = {
             k: data_checks.as_array(v, f"{argument}['{k}']") for k, v in x.items()
         }
