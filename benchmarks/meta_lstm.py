@@ -3,8 +3,10 @@
 The full-weight formulation is the one of the paper's released TF code: it
 builds every example's generated weight matrix `W(z_t)` of shape
 `(4 units, d + units)` at each step and multiplies it with `[x_t; h_{t-1}]`.
-`MetaLSTMCell` computes the same numbers factorised. Setting of the issue:
-batch 64, length 50, width 128 (inputs and units), one task.
+`MetaLSTMCell` computes the same numbers factorised. Setting: batch 64,
+length 50, width 128 (inputs and units), with one task and with 16 tasks
+mixed in every batch (each example's P, Q, B gathered by its task, against
+computing all 16 and masking 15 away).
 
     python -m benchmarks.meta_lstm [--quick] [--output FILE.json]
 """
@@ -46,6 +48,22 @@ class FullWeightMetaLSTMCell(MetaLSTMCell):
         return gates + ops.matmul(z, self.task_b)
 
 
+@keras.saving.register_keras_serializable(package="keras_mtl_benchmarks")
+class MaskedTasksMetaLSTMCell(MetaLSTMCell):
+    """`MetaLSTMCell` computing every task's product and masking M − 1 away.
+
+    The earlier multi-task form: the meta vector `onehot(task) ⊗ z` of
+    width `M n_z` selects each example's task weights, so a step costs `M`
+    tasks' products. The baseline the gathered form is measured against.
+    """
+
+    def task_gates(self, v, z, code):
+        task_z = self.num_tasks * self.meta_vector_dim
+        return self.basic_gates(
+            v, ops.reshape(code[:, :, None] * z[:, None, :], (-1, task_z))
+        )
+
+
 def _classifier(cell, length, width):
     inputs = keras.Input((length, width))
     hidden = keras.layers.RNN(cell)(inputs)
@@ -55,46 +73,75 @@ def _classifier(cell, length, width):
     return model
 
 
-def run(quick=False, batch_size=64):
-    """Measures training examples/s; returns a list of `record` dicts."""
-    length, width = LENGTH, WIDTH
-    repeats, warmup = (3, 1) if quick else (10, 3)
-    rng = np.random.default_rng(0)
+def _inputs(batch_size, length, width, num_tasks, rng):
+    """Random steps with each example's one-hot task code appended (M > 1)."""
     x = rng.normal(size=(batch_size, length, width)).astype("float32")
-    y = rng.integers(0, 2, size=(batch_size,)).astype("int32")
+    if num_tasks == 1:
+        return x
+    code = np.eye(num_tasks, dtype="float32")[rng.integers(0, num_tasks, batch_size)]
+    code = np.broadcast_to(code[:, None, :], (batch_size, length, num_tasks))
+    return np.concatenate([x, code], axis=-1)
+
+
+def _cells(num_tasks):
+    sizes = dict(units=WIDTH, meta_units=META_UNITS, meta_vector_dim=META_VECTOR_DIM)
     cells = {
-        "meta_lstm": lambda: MetaLSTMCell(WIDTH, META_UNITS, META_VECTOR_DIM),
-        "full_weight_meta_lstm": lambda: FullWeightMetaLSTMCell(
-            WIDTH, META_UNITS, META_VECTOR_DIM
-        ),
+        "meta_lstm": lambda: MetaLSTMCell(num_tasks=num_tasks, **sizes),
         "lstm": lambda: keras.layers.LSTMCell(WIDTH),
     }
-    speed = {}
-    for name, make in cells.items():
-        keras.utils.set_random_seed(0)
-        model = _classifier(make(), length, width)
-        speed[name], _ = training_examples_per_s(
-            model, x, y, batch_size, warmup=warmup, repeats=repeats
+    if num_tasks == 1:
+        cells["full_weight_meta_lstm"] = lambda: FullWeightMetaLSTMCell(**sizes)
+    else:
+        cells["masked_tasks_meta_lstm"] = lambda: MaskedTasksMetaLSTMCell(
+            num_tasks=num_tasks, **sizes
         )
-    extra = {
-        "length": length,
-        "width": width,
-        "meta_units": META_UNITS,
-        "meta_vector_dim": META_VECTOR_DIM,
-        "peak_rss_mb": peak_rss_mb(),
-        "quick": quick,
-    }
-    return [
-        record(
-            "meta_lstm",
-            baseline,
-            batch_size,
-            speed["meta_lstm"],
-            speed[baseline],
-            **extra,
-        )
-        for baseline in ("lstm", "full_weight_meta_lstm")
-    ]
+    return cells
+
+
+def run(quick=False, batch_size=64, task_counts=(1, 16)):
+    """Measures training examples/s; returns a list of `record` dicts.
+
+    For each task count M, `MetaLSTMCell` against `keras.layers.LSTMCell` of
+    the same width on the same inputs (M > 1: with the task code appended,
+    a batch mixing all tasks), and against the full-weight form (M = 1) or
+    the form that computes every task and masks (M > 1).
+    """
+    repeats, warmup = (3, 1) if quick else (10, 3)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=(batch_size,)).astype("int32")
+    records = []
+    for num_tasks in task_counts:
+        x = _inputs(batch_size, LENGTH, WIDTH, num_tasks, rng)
+        speed = {}
+        for name, make in _cells(num_tasks).items():
+            keras.utils.set_random_seed(0)
+            model = _classifier(make(), LENGTH, x.shape[-1])
+            speed[name], _ = training_examples_per_s(
+                model, x, y, batch_size, warmup=warmup, repeats=repeats
+            )
+            keras.backend.clear_session()
+        extra = {
+            "num_tasks": num_tasks,
+            "length": LENGTH,
+            "width": WIDTH,
+            "meta_units": META_UNITS,
+            "meta_vector_dim": META_VECTOR_DIM,
+            "peak_rss_mb": peak_rss_mb(),
+            "quick": quick,
+        }
+        records += [
+            record(
+                f"meta_lstm (M={num_tasks})",
+                f"{baseline} (M={num_tasks})",
+                batch_size,
+                speed["meta_lstm"],
+                speed[baseline],
+                **extra,
+            )
+            for baseline in speed
+            if baseline != "meta_lstm"
+        ]
+    return records
 
 
 def main(argv=None):

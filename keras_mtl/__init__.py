@@ -1,6 +1,6 @@
 """keras_mtl: a Keras 3 model zoo for multi-task learning."""
 
-from keras_mtl import data, layers, models
+from keras_mtl import data, layers, models, weighting
 from keras_mtl.losses import MaskedLoss
 from keras_mtl.metrics import MaskedMetric
 from keras_mtl.regularizers import SubspaceOrthogonality
@@ -16,6 +16,7 @@ __all__ = [
     "data",
     "layers",
     "models",
+    "weighting",
 ]
 
 

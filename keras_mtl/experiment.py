@@ -9,6 +9,7 @@ import numpy as np
 from keras_mtl import models
 from keras_mtl.data.conll2000 import conll2000
 from keras_mtl.evaluation import chunk_f1, token_accuracy
+from keras_mtl.layers.crf import LinearChainCRF
 
 TAGGING_BUILDERS = {
     "single_task": models.single_task,
@@ -42,8 +43,16 @@ class TaggingResult:
         }
 
 
+def _label_ids(outputs, crf):
+    if crf:  # the Viterbi tags the CRF layer appends to its outputs
+        return keras.ops.convert_to_numpy(LinearChainCRF.decoded_tags(outputs))
+    return np.argmax(keras.ops.convert_to_numpy(outputs), axis=-1)
+
+
 def predict_label_ids(model, batches):
-    """Arg-max label ids per task for every example of a `BucketedSequences`.
+    """Label ids per task for every example of a `BucketedSequences`.
+
+    The arg-max of each output; a CRF task's Viterbi tags.
 
     Batches may have different lengths; predictions are placed back at the
     rows and time steps of the original (padded) arrays.
@@ -52,13 +61,14 @@ def predict_label_ids(model, batches):
         dict task name → int array `(N, T)` (per-token tasks) or `(N,)`.
     """
     rows_in_order = batches.example_order()
+    crf_tasks = {t.name for t in getattr(model, "tasks", []) if t.crf}
     out, start = {}, 0
     for index in range(len(batches)):
         x = batches[index][0]
         rows = rows_in_order[start : start + len(x)]
         start += len(x)
-        for name, probs in model.predict_on_batch(x).items():
-            ids = np.argmax(keras.ops.convert_to_numpy(probs), axis=-1)
+        for name, outputs in model.predict_on_batch(x).items():
+            ids = _label_ids(outputs, name in crf_tasks)
             if name not in out:
                 shape = (len(batches.x),) + batches.x.shape[1:2] * (ids.ndim - 1)
                 out[name] = np.zeros(shape, dtype="int32")

@@ -1,6 +1,7 @@
 """Losses that skip missing labels (the convention of `keras_mtl.Task`)."""
 
 import keras
+from keras import ops
 
 from keras_mtl.labels import as_expected_labels, mask_labels, wants_sparse_labels
 
@@ -72,3 +73,87 @@ class MaskedLoss(keras.losses.Loss):
         config = dict(config)
         config["loss"] = keras.saving.deserialize_keras_object(config["loss"])
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="keras_mtl")
+class CRFLoss(keras.losses.Loss):
+    """The negative log-likelihood of a `LinearChainCRF` task's labels.
+
+    The loss of a `Task(..., crf=True)`: the mean, over the sequences of the
+    batch that have at least one label on an unmasked step, of the negative
+    log-likelihood of their labels (steps labelled `-1` are marginalised
+    over; a sequence with no label contributes nothing). A batch with no
+    labels gives 0. The loss reads the CRF's scores from the layer it is
+    bound to (`bind`), which a `MultiTaskModel` does for each CRF task.
+
+    Args:
+        name: str. Name of the loss.
+        crf: `LinearChainCRF` or None. The layer whose outputs are scored.
+
+    Example:
+
+    >>> from keras_mtl.layers import LinearChainCRF
+    >>> crf = LinearChainCRF()
+    >>> outputs = crf(np.zeros((2, 3, 2)))
+    >>> loss = CRFLoss(crf=crf)
+    >>> round(float(loss(np.array([[0, 1, 1], [-1, -1, -1]]), outputs)), 4)
+    2.0794
+    """
+
+    def __init__(self, name="crf_loss", crf=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.crf = crf
+
+    def bind(self, crf):
+        """A copy of this loss that scores the outputs of the layer `crf`."""
+        return CRFLoss(name=self.name, crf=crf)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        values, weights = self.sequence_values(y_true, y_pred, sample_weight)
+        total = ops.sum(values * weights)
+        return total / ops.maximum(ops.sum(weights), 1e-12)
+
+    def call(self, y_true, y_pred):
+        return self.sequence_values(y_true, y_pred)[0]
+
+    def sequence_values(self, y_true, y_pred, sample_weight=None):
+        """Per-sequence negative log-likelihoods and weights, float32 `(batch,)`.
+
+        A sequence's weight is 0 when none of its unmasked steps is labelled,
+        else its sample weight (per-step weights are averaged over the
+        labelled steps), or 1.
+        """
+        if self.crf is None:
+            raise ValueError(
+                f"CRFLoss {self.name!r} is not bound to a LinearChainCRF layer: "
+                "compile it in a MultiTaskModel, or pass crf=."
+            )
+        y_pred = ops.convert_to_tensor(y_pred)
+        labels = _sequence_labels(y_true, ops.shape(y_pred)[:-1])
+        present = ops.greater_equal(self.crf.decoded_tags(y_pred), 0)
+        labelled = ops.cast(
+            ops.logical_and(present, ops.greater_equal(labels, 0)), "float32"
+        )
+        values = self.crf.negative_log_likelihood(labels, y_pred)
+        count = ops.sum(labelled, axis=-1)
+        weights = ops.cast(ops.greater(count, 0), "float32")
+        if sample_weight is not None:
+            sample_weight = ops.cast(sample_weight, "float32")
+            if len(sample_weight.shape) > 1:
+                step_weights = ops.reshape(sample_weight, ops.shape(labelled))
+                summed = ops.sum(step_weights * labelled, axis=-1)
+                sample_weight = summed / ops.maximum(count, 1.0)
+            weights = weights * ops.reshape(sample_weight, ops.shape(weights))
+        return values, weights
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+def _sequence_labels(y_true, shape):
+    """int32 labels of `shape`, NaN (as well as any negative id) as -1."""
+    y_true = ops.convert_to_tensor(y_true)
+    if "float" in str(y_true.dtype):
+        y_true = ops.where(ops.isnan(y_true), -ops.ones_like(y_true), y_true)
+    y_true = ops.reshape(ops.cast(y_true, "int32"), shape)
+    return ops.where(ops.less(y_true, 0), -ops.ones_like(y_true), y_true)

@@ -98,8 +98,12 @@ class TaskLossMean(keras.metrics.Metric):
     entries and divides by their count: the loss on the labelled subset,
     whatever the batching. NaN until a labelled entry is seen.
 
+    A CRF task's loss is per sequence: its model passes the per-sequence
+    values and weights to `update_from_values` (from `compute_loss`, where
+    the CRF's weights are current on every backend) instead.
+
     Args:
-        loss: `MaskedLoss`. The task's compiled loss.
+        loss: `MaskedLoss` or `CRFLoss`. The task's compiled loss.
         name: str. Log name, e.g. `"pos_loss"`.
     """
 
@@ -113,7 +117,11 @@ class TaskLossMean(keras.metrics.Metric):
         y_clean, weights = mask_labels(
             y_true, y_pred, self.loss.classification, sample_weight
         )
-        values = ops.cast(self.loss.call(y_clean, y_pred), "float32")
+        self.update_from_values(self.loss.call(y_clean, y_pred), weights)
+
+    def update_from_values(self, values, weights):
+        """Adds loss `values` with their `weights` (same shape) to the mean."""
+        values, weights = ops.cast(values, "float32"), ops.cast(weights, "float32")
         self.total.assign_add(ops.sum(values * weights))
         self.count.assign_add(ops.sum(weights))
 

@@ -4,7 +4,7 @@ import re
 
 import keras
 
-from keras_mtl.losses import MaskedLoss
+from keras_mtl.losses import CRFLoss, MaskedLoss
 from keras_mtl.metrics import MaskedMetric
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -38,10 +38,17 @@ class Task:
             `["mae"]` for regression.
         loss_weight: float. Weight of this task's loss in the total loss.
             Defaults to `1.0`.
+        crf: bool. Tag with a linear-chain CRF (`keras_mtl.layers.LinearChainCRF`)
+            instead of independent per-step softmaxes: the task is trained by
+            the negative log-likelihood of its labelled sequences and
+            predicts the Viterbi path (int32 tags, `-1` on padding). Needs a
+            classification task with `sequence=True`; its loss is always the
+            CRF negative log-likelihood. Defaults to `False`.
 
     Example:
 
     >>> pos = Task("pos", num_classes=45, sequence=True)
+    >>> chunk = Task("chunk", num_classes=23, sequence=True, crf=True)
     >>> price = Task("price")
     """
 
@@ -53,6 +60,7 @@ class Task:
         loss=None,
         metrics=None,
         loss_weight=1.0,
+        crf=False,
     ):
         if not isinstance(name, str) or not _NAME_PATTERN.match(name):
             raise ValueError(
@@ -84,12 +92,14 @@ class Task:
                 "Task `loss_weight` must be >= 0. "
                 f"Received: loss_weight={loss_weight!r}"
             )
+        _check_crf(name, crf, num_classes, sequence, loss)
         self.name = name
         self.num_classes = num_classes
         self.sequence = sequence
         self.loss = loss
         self.metrics = metrics
         self.loss_weight = float(loss_weight)
+        self.crf = crf
 
     @property
     def is_classification(self):
@@ -101,10 +111,18 @@ class Task:
         return self.num_classes if self.is_classification else 1
 
     def output_activation(self):
+        if self.crf:
+            return None  # the CRF reads unnormalised per-step tag scores
         return "softmax" if self.is_classification else None
 
     def masked_loss(self):
-        """The task's loss, restricted to labelled entries."""
+        """The task's loss, restricted to labelled entries.
+
+        For a CRF task: a `CRFLoss` (per labelled sequence), which its model
+        binds to the task's `LinearChainCRF` layer.
+        """
+        if self.crf:
+            return CRFLoss(name=f"{self.name}_loss")
         default = "sparse_categorical_crossentropy" if self.is_classification else "mse"
         return MaskedLoss(
             self.loss or default,
@@ -130,6 +148,7 @@ class Task:
             if self.metrics is None
             else [keras.saving.serialize_keras_object(m) for m in self.metrics],
             "loss_weight": self.loss_weight,
+            "crf": self.crf,
         }
 
     @classmethod
@@ -152,7 +171,29 @@ class Task:
             if self.is_classification
             else "regression"
         )
-        return f"Task({self.name!r}, {kind}, sequence={self.sequence})"
+        crf = ", crf=True" if self.crf else ""
+        return f"Task({self.name!r}, {kind}, sequence={self.sequence}{crf})"
+
+
+def _check_crf(name, crf, num_classes, sequence, loss):
+    """Raises unless `crf` is a bool and a CRF head fits the task."""
+    if not isinstance(crf, bool):
+        raise TypeError(
+            f"Task `crf` must be a bool. Received: crf={crf!r} for task {name!r}"
+        )
+    if not crf:
+        return
+    if num_classes is None or not sequence:
+        raise ValueError(
+            f"Task {name!r} has crf=True, which needs a tagging task: "
+            "num_classes >= 2 and sequence=True. Received: "
+            f"num_classes={num_classes}, sequence={sequence}."
+        )
+    if loss is not None and not isinstance(loss, CRFLoss):
+        raise ValueError(
+            f"Task {name!r} has crf=True: its loss is the CRF negative "
+            f"log-likelihood, so `loss` must be None. Received: loss={loss!r}"
+        )
 
 
 def _serialize_or_none(obj):

@@ -81,3 +81,43 @@ def test_every_option_has_a_help_text():
             if isinstance(action, argparse._HelpAction):
                 continue
             assert action.help, f"keras-mtl {name} {action.dest} has no help text"
+
+
+@pytest.mark.backends("torch")
+def test_train_a_bundled_feature_dataset_writes_per_task_scores(tmp_path):
+    out = tmp_path / "scores.json"
+    argv = ["train", "mrn", "--data", "office_caltech", "--epochs", "1"]
+    argv += ["--units", "4", "--max-examples", "64", "--verbose", "0"]
+    assert main(argv + ["--json", str(out)]) == 0
+    scores = json.loads(out.read_text())["scores"]
+    assert sorted(scores) == ["amazon", "caltech", "dslr", "webcam"]
+    assert all("accuracy" in metrics for metrics in scores.values())
+
+
+@pytest.mark.backends("torch")
+def test_own_column_files_then_evaluate(tmp_path, capsys):
+    lines = ["the DT B-NP", "cat NN I-NP", "sat VBD B-VP", ""] * 6
+    (tmp_path / "train.txt").write_text("\n".join(lines))
+    model_path, out = tmp_path / "m.keras", tmp_path / "eval.json"
+    own = ["--data", str(tmp_path / "train.txt"), "--columns", "token,pos,chunk"]
+    argv = ["train", "hard_sharing", *own, "--epochs", "1", "--units", "4"]
+    assert main(argv + ["--verbose", "0", "--save", str(model_path)]) == 0
+    assert main(["evaluate", str(model_path), *own, "--json", str(out)]) == 0
+    scores = json.loads(out.read_text())["scores"]
+    assert sorted(scores) == ["chunk", "pos"] and "accuracy" in scores["pos"]
+
+
+@pytest.mark.backends("torch")
+def test_own_csv_file(tmp_path, capsys):
+    rows = ["a,b,kind,score"] + [f"{i},{i % 3},{i % 2},{i / 10}" for i in range(20)]
+    (tmp_path / "t.csv").write_text("\n".join(rows))
+    argv = ["train", "hard_sharing", "--data", str(tmp_path / "t.csv")]
+    argv += ["--inputs", "a,b", "--labels", "kind,score", "--epochs", "1"]
+    assert main(argv + ["--units", "4", "--verbose", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "kind" in out and "score" in out
+
+
+def test_unknown_data_is_an_error_naming_the_option(capsys):
+    assert main(["train", "hard_sharing", "--data", "nope.txt"]) == 2
+    assert "--data" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 import doctest
 import importlib
+import os
 import pkgutil
 
 import keras
@@ -12,6 +13,9 @@ import keras_mtl
 from keras_mtl import Task
 
 SKIPPED = ("keras_mtl.tuning.compat",)  # patches KerasTuner; no examples
+# The examples run on one backend (the rest of the suite tests every
+# backend); set KERAS_MTL_DOCTEST_BACKENDS="tensorflow,jax,torch" for more.
+DOCTEST_BACKENDS = os.environ.get("KERAS_MTL_DOCTEST_BACKENDS", "tensorflow")
 # Modules whose examples need a backend feature (data parallelism: JAX, TF).
 BACKENDS = {"keras_mtl.distribution": ("jax", "tensorflow")}
 
@@ -36,6 +40,8 @@ CASES = [(name, test.name) for name in _modules() for test in _examples(name)]
 
 @pytest.mark.parametrize("module_name, test_name", CASES, ids=[c[1] for c in CASES])
 def test_docstring_example_runs(module_name, test_name, tmp_path, monkeypatch):
+    if keras.backend.backend() not in DOCTEST_BACKENDS.split(","):
+        pytest.skip(f"docstring examples run on {DOCTEST_BACKENDS}")
     backends = BACKENDS.get(module_name)
     if backends and keras.backend.backend() not in backends:
         pytest.skip(f"{module_name} runs on {backends} only")

@@ -4,6 +4,7 @@ import pytest
 from testing import to_numpy
 
 from keras_mtl import MaskedLoss, MaskedMetric, Task
+from keras_mtl.losses import CRFLoss
 from keras_mtl.task import validate_tasks
 
 
@@ -92,6 +93,19 @@ def test_custom_loss_and_metric_are_masked_and_serializable():
         ({"name": "a", "num_classes": True}, TypeError),
         ({"name": "a", "sequence": "yes"}, TypeError),
         ({"name": "a", "loss_weight": -1.0}, ValueError),
+        ({"name": "a", "num_classes": 3, "sequence": True, "crf": 1}, TypeError),
+        ({"name": "a", "num_classes": 3, "crf": True}, ValueError),
+        ({"name": "a", "sequence": True, "crf": True}, ValueError),
+        (
+            {
+                "name": "a",
+                "num_classes": 3,
+                "sequence": True,
+                "crf": True,
+                "loss": "mse",
+            },
+            ValueError,
+        ),
     ],
 )
 def test_bad_task_arguments(kwargs, error):
@@ -108,3 +122,17 @@ def test_validate_tasks_errors():
         validate_tasks(["a"])
     with pytest.raises(TypeError):
         validate_tasks("a")
+
+
+def test_crf_task_config_round_trip_and_loss():
+    task = Task("chunk", num_classes=5, sequence=True, crf=True)
+    config = task.get_config()
+    assert config["crf"] is True
+    assert Task.from_config(config) == task
+    assert Task.from_config({**config, "crf": False}) != task
+    assert task.output_activation() is None
+    assert isinstance(task.masked_loss(), CRFLoss)
+    assert "crf=True" in repr(task)
+    legacy = {k: v for k, v in Task("pos", 3, sequence=True).get_config().items()}
+    legacy.pop("crf")  # configs saved before the option existed
+    assert Task.from_config(legacy).crf is False

@@ -4,7 +4,7 @@ import numpy as np
 
 from keras_mtl.arguments import check_choice, check_int
 from keras_mtl.data.paths import dataset_dir
-from keras_mtl.data.school import split_per_task, task_indexed
+from keras_mtl.data.school import split_per_task, task_indexed_data
 from keras_mtl.task import Task
 
 NUM_RESPONDENTS = 190
@@ -55,14 +55,16 @@ def computer_survey(
         data_dir: str or None. Folder holding the `.mat` file.
 
     Returns:
-        `(x_train, y_train), (x_test, y_test)`: `x` float32 `(n, 14)` (first
-        column the intercept), `y` a dict keyed as `computer_survey_tasks()`
-        with `NaN` for other respondents' examples.
+        A `MultiTaskData`: splits `"train"` and `"test"` of `(x, y)`, `x`
+        float32 `(n, 14)` (first column the intercept), `y` a dict keyed as
+        `computer_survey_tasks()` with `NaN` for other respondents'
+        examples, and `.task_ids`. Unpacking it as the old tuples
+        (`(x, y), (x_test, y_test) = computer_survey()`) is deprecated.
 
     Example:
 
-    >>> (x, y), (x_test, y_test) = computer_survey()
-    >>> x.shape, x_test.shape
+    >>> data = computer_survey()
+    >>> data.arrays("train")[0].shape, data.arrays("test")[0].shape
     ((3040, 14), (760, 14))
     """
     check_choice(split, "split", SPLITS)
@@ -85,9 +87,5 @@ def computer_survey(
         train, test = split_per_task(
             arrays, NUM_CALIBRATION / design.shape[0], int(rng.integers(2**31))
         )
-    names = [t.name for t in computer_survey_tasks(len(ratings))]
-    out = []
-    for parts in (train, test):
-        x, y, ids = task_indexed(parts, names)
-        out.append((x, y, ids) if return_task_ids else (x, y))
-    return tuple(out)
+    tasks = computer_survey_tasks(len(ratings))
+    return task_indexed_data(train, test, tasks, return_task_ids)

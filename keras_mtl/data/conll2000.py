@@ -3,21 +3,23 @@
 import collections
 import gzip
 import re
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from keras_mtl.data.multitask_data import MultiTaskData
 from keras_mtl.data.paths import dataset_dir
-from keras_mtl.data.sequences import BucketedSequences, pad_sequences
+from keras_mtl.data.sequences import pad_sequences
 from keras_mtl.task import Task
 
 PAD, OOV = 0, 1
 _DIGITS = re.compile(r"\d")
 
 
-@dataclass
-class TaggingData:
-    """A token-tagging dataset ready for `model.fit`.
+class TaggingData(MultiTaskData):
+    """A token-tagging dataset ready for `model.fit` (a `MultiTaskData`).
+
+    Splits `"train"` and `"test"`; `metadata["tag_names"]` holds the tag
+    strings of every task.
 
     Attributes:
         x_train, x_test: int32 arrays `(N, T)` of token ids (0 = padding,
@@ -29,31 +31,21 @@ class TaggingData:
         tasks: list of `keras_mtl.Task` (sequence classification tasks).
     """
 
-    x_train: np.ndarray
-    y_train: dict
-    x_test: np.ndarray
-    y_test: dict
-    vocabulary: list
-    tag_names: dict
-    tasks: list = field(default_factory=list)
-
-    @property
-    def vocab_size(self):
-        return len(self.vocabulary)
-
-    def batches(self, split="train", batch_size=32, shuffle=None, seed=None):
-        """Length-bucketed batches of a split (`"train"` or `"test"`)."""
-        if split not in ("train", "test"):
-            raise ValueError(f"`split` must be 'train' or 'test'. Received: {split!r}")
-        x, y = (
-            (self.x_train, self.y_train)
-            if split == "train"
-            else (self.x_test, self.y_test)
+    def __init__(
+        self, x_train, y_train, x_test, y_test, vocabulary, tag_names, tasks=()
+    ):
+        super().__init__(
+            tasks,
+            {"train": (x_train, y_train), "test": (x_test, y_test)},
+            vocabulary=vocabulary,
+            metadata={"tag_names": tag_names},
         )
-        shuffle = split == "train" if shuffle is None else shuffle
-        return BucketedSequences(
-            x, y, batch_size=batch_size, shuffle=shuffle, seed=seed
-        )
+
+    x_train = property(lambda self: self.arrays("train")[0])
+    y_train = property(lambda self: self.arrays("train")[1])
+    x_test = property(lambda self: self.arrays("test")[0])
+    y_test = property(lambda self: self.arrays("test")[1])
+    tag_names = property(lambda self: self.metadata["tag_names"])
 
     def decode_tags(self, task_name, tag_ids, x):
         """Tag strings per sentence from `(N, T)` ids, dropping padding."""
@@ -82,6 +74,18 @@ def read_conll(path, columns=3):
     if current:
         sentences.append(current)
     return sentences
+
+
+def tag_sets(folder, sentences=None):
+    """Sorted POS and chunk tag sets of the train and test files in `folder`."""
+    if sentences is None:
+        sentences = read_conll(folder / "train.txt.gz") + read_conll(
+            folder / "test.txt.gz"
+        )
+    return (
+        sorted({t[1] for s in sentences for t in s}),
+        sorted({t[2] for s in sentences for t in s}),
+    )
 
 
 def normalize_word(word):
@@ -124,10 +128,8 @@ def conll2000(max_length=None, min_count=2, max_train_sentences=None, data_dir=N
     all_train = read_conll(folder / "train.txt.gz")
     test = read_conll(folder / "test.txt.gz")
     # Tag sets come from the full files, so a subset keeps every class id.
-    tag_names = {
-        "pos": sorted({t[1] for s in all_train + test for t in s}),
-        "chunk": sorted({t[2] for s in all_train + test for t in s}),
-    }
+    pos, chunk = tag_sets(folder, all_train + test)
+    tag_names = {"pos": pos, "chunk": chunk}
     train = all_train[:max_train_sentences]
     counts = collections.Counter(normalize_word(w) for s in train for w, _, _ in s)
     vocabulary = ["<pad>", "<unk>"] + sorted(

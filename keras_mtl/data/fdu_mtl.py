@@ -6,6 +6,8 @@ import gzip
 import numpy as np
 
 from keras_mtl.arguments import check_int
+from keras_mtl.data.mixing import stack_tasks
+from keras_mtl.data.multitask_data import MultiTaskData
 from keras_mtl.data.paths import dataset_dir
 from keras_mtl.task import Task
 
@@ -77,13 +79,6 @@ def encode(token_lists, index, max_length):
     return ids
 
 
-def _task_arrays(labels, task_ids, num_tasks):
-    """Per-task label arrays: the label where the example is that task, else -1."""
-    return [
-        np.where(task_ids == m, labels, -1).astype("int32") for m in range(num_tasks)
-    ]
-
-
 def fdu_mtl(
     domains=None, *, max_length=200, vocab_size=None, data_dir=None, shuffle_seed=0
 ):
@@ -94,8 +89,10 @@ def fdu_mtl(
     benchmark of Meta-MTL (Chen et al., AAAI 2018). All domains' training
     examples form one shuffled stream in which each example carries its task
     id; the labels follow the missing-label convention (`-1` for every task
-    but the example's own), so `model.fit(*data["train"])` trains a
-    `keras_mtl.models.meta_lstm` model at once. Test sets stay per task.
+    but the example's own), so `model.fit(*data.arrays("train"))` trains a
+    `keras_mtl.models.meta_lstm` model at once; `data.arrays("test",
+    task=domain)` is one domain's test set, and `data.dataset("train",
+    sampling="uniform")` an endless stream mixed over the domains.
 
     Args:
         domains: list of str or None. Domains to load, in task order (the
@@ -112,24 +109,25 @@ def fdu_mtl(
             `None` keeps the files' order (domain by domain).
 
     Returns:
-        A dict with
-        - `"tasks"`: list of `Task(domain, num_classes=2)`;
-        - `"train"`: `(x, y)`, `x = {"tokens": (N, max_length) int32,
-          "task_id": (N,) int32}` and `y` a dict of `(N,)` int32 labels per
-          task (`-1` where the example belongs to another task);
-        - `"test"`: dict domain → `(x, y)` of the same form, for that domain;
-        - `"vocabulary"`: list of tokens (index = id).
+        A `MultiTaskData`: `.tasks` (a `Task(domain, num_classes=2)` each),
+        splits `"train"` and `"test"` of `(x, y)` with `x = {"tokens": (N,
+        max_length) int32, "task_id": (N,) int32}` and `y` a dict of `(N,)`
+        int32 labels per task (`-1` where the example belongs to another
+        task), `.vocabulary` (index = id). Reading it as the dict this loader
+        used to return (`data["train"]`, `data["test"][domain]`) still works
+        and is deprecated.
 
     Example:
 
     >>> data = fdu_mtl(["books", "dvd"], max_length=20, vocab_size=2000)
-    >>> x, y = data["train"]
+    >>> x, y = data.arrays("train")
     >>> sorted(x), sorted(y)
     (['task_id', 'tokens'], ['books', 'dvd'])
     >>> model = keras_mtl.models.meta_lstm(
-    ...     data["tasks"], vocab_size=len(data["vocabulary"]), units=8, meta_units=4)
+    ...     data.tasks, vocab_size=data.vocab_size, units=8, meta_units=4)
     >>> history = model.fit(x, y, epochs=1, verbose=0)
-    >>> scores = model.evaluate(*data["test"]["books"], verbose=0, return_dict=True)
+    >>> books = data.arrays("test", task="books")
+    >>> scores = model.evaluate(*books, verbose=0, return_dict=True)
     """
     domains = _check_domains(domains)
     max_length = check_int(max_length, "max_length")
@@ -148,29 +146,29 @@ def fdu_mtl(
         order = np.random.default_rng(shuffle_seed).permutation(len(x["task_id"]))
         x = {k: v[order] for k, v in x.items()}
         y = {k: v[order] for k, v in y.items()}
-    return {
+    x_test, y_test = _stream(test, index, max_length, tasks)
+    data = MultiTaskData(
+        tasks,
+        {"train": (x, y), "test": (x_test, y_test)},
+        task_ids={"train": x["task_id"], "test": x_test["task_id"]},
+        vocabulary=vocabulary,
+        metadata={"domains": list(domains)},
+    )
+    data._legacy = {
         "tasks": tasks,
         "train": (x, y),
-        "test": {
-            d: _stream(
-                [split if i == m else ([], []) for i, split in enumerate(test)],
-                index,
-                max_length,
-                tasks,
-            )
-            for m, d in enumerate(domains)
-        },
+        "test": {d: data.arrays("test", task=d) for d in domains},
         "vocabulary": vocabulary,
     }
+    return data
 
 
 def _stream(splits, index, max_length, tasks):
-    labels = np.concatenate([np.asarray(lab, "int32") for lab, _ in splits])
-    task_ids = np.concatenate(
-        [np.full(len(lab), m, "int32") for m, (lab, _) in enumerate(splits)]
-    )
-    tokens = encode([t for _, texts in splits for t in texts], index, max_length)
-    y = dict(zip((t.name for t in tasks), _task_arrays(labels, task_ids, len(tasks))))
+    parts = [
+        (encode(texts, index, max_length), np.asarray(labels, "int32"))
+        for labels, texts in splits
+    ]
+    tokens, y, task_ids = stack_tasks(parts, tasks)
     return {"tokens": tokens, "task_id": task_ids}, y
 
 

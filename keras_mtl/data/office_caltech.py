@@ -4,6 +4,8 @@ import numpy as np
 import scipy.io
 
 from keras_mtl.arguments import check_choice, check_float, check_int
+from keras_mtl.data.mixing import stack_tasks
+from keras_mtl.data.multitask_data import MultiTaskData
 from keras_mtl.data.paths import dataset_dir
 from keras_mtl.task import Task
 
@@ -88,15 +90,17 @@ def office_caltech(
             `keras_mtl.data.paths.dataset_dir`).
 
     Returns:
-        `((x_train, y_train), (x_test, y_test))`: float32 features `(n, F)`
-        and label dicts keyed by domain (int32, `-1` for other domains'
-        examples). Pair them with `office_caltech_tasks(domains, features)`.
+        A `MultiTaskData`: `.tasks` (`office_caltech_tasks(domains,
+        features)`), splits `"train"` and `"test"` of float32 features
+        `(n, F)` and label dicts keyed by domain (int32, `-1` for other
+        domains' examples), `.task_ids`. Unpacking it as the old
+        `(x, y), (x_test, y_test)` still works and is deprecated.
 
     Example:
 
-    >>> (x, y), (x_test, y_test) = office_caltech(labelled_fraction=0.05, seed=1)
-    >>> model = keras_mtl.models.mrn(office_caltech_tasks(), input_shape=(800,))
-    >>> history = model.fit(x, y, epochs=2, verbose=0)
+    >>> data = office_caltech(labelled_fraction=0.05, seed=1)
+    >>> model = keras_mtl.models.mrn(data.tasks, input_shape=(800,))
+    >>> history = model.fit(*data.arrays("train"), epochs=2, verbose=0)
     """
     labelled_fraction = check_float(labelled_fraction, "labelled_fraction", below=1.0)
     if labelled_fraction <= 0:
@@ -116,12 +120,22 @@ def office_caltech(
         cut = max(1, int(round(labelled_fraction * len(y))))
         train.append((x[order[:cut]], y[order[:cut]], t))
         test.append((x[order[cut:]], y[order[cut:]], t))
-    (x_train, y_train), (x_test, y_test) = _stack(train, domains), _stack(test, domains)
+    tasks = office_caltech_tasks(domains, features)
+    x_train, y_train, ids_train = stack_tasks([p[:2] for p in train], tasks)
+    x_test, y_test, ids_test = stack_tasks([p[:2] for p in test], tasks)
     if standardize:
         mean, std = x_train.mean(axis=0), x_train.std(axis=0)
         std = np.where(std > 1e-6, std, 1.0)
         x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
-    return (x_train.astype("float32"), y_train), (x_test.astype("float32"), y_test)
+    train = (x_train.astype("float32"), y_train)
+    test = (x_test.astype("float32"), y_test)
+    return MultiTaskData(
+        tasks,
+        {"train": train, "test": test},
+        task_ids={"train": ids_train, "test": ids_test},
+        metadata={"features": features, "domains": list(domains)},
+        legacy=(train, test),
+    )
 
 
 def _domains(domains, features):
@@ -142,14 +156,3 @@ def _domains(domains, features):
                 f"Received: {domain!r}"
             )
     return tuple(domains)
-
-
-def _stack(parts, domains):
-    x = np.concatenate([p[0] for p in parts])
-    owner = np.concatenate([np.full(len(p[1]), p[2]) for p in parts])
-    labels = np.concatenate([p[1] for p in parts])
-    y = {
-        d: np.where(owner == t, labels, -1).astype("int32")
-        for t, d in enumerate(domains)
-    }
-    return x, y

@@ -3,6 +3,8 @@
 import numpy as np
 
 from keras_mtl.arguments import check_float, check_int
+from keras_mtl.data.mixing import stack_tasks
+from keras_mtl.data.multitask_data import MultiTaskData
 from keras_mtl.data.paths import dataset_dir
 from keras_mtl.task import Task
 
@@ -30,21 +32,26 @@ def load_school_arrays(data_dir=None):
 
 
 def task_indexed(parts, names):
-    """Stacks per-task `(x_t, y_t)` into one `(x, y_dict, task_ids)`.
+    """Stacks per-task regression `(x_t, y_t)` into one `(x, y_dict, task_ids)`.
 
     `y_dict[name]` holds task `name`'s label on its own examples and `NaN`
-    elsewhere (the missing-label convention).
+    elsewhere (the missing-label convention); see `stack_tasks`.
     """
-    x = np.concatenate([p[0] for p in parts]).astype("float32")
-    task_ids = np.concatenate(
-        [np.full(len(p[1]), t, "int32") for t, p in enumerate(parts)]
+    x, y, task_ids = stack_tasks(parts, [Task(name) for name in names])
+    return x.astype("float32"), y, task_ids
+
+
+def task_indexed_data(train, test, tasks, return_task_ids, metadata=None):
+    """A `MultiTaskData` of per-task train/test parts (legacy: the old tuples)."""
+    names = [t.name for t in tasks]
+    splits, task_ids, legacy = {}, {}, []
+    for split, parts in (("train", train), ("test", test)):
+        x, y, ids = task_indexed(parts, names)
+        splits[split], task_ids[split] = (x, y), ids
+        legacy.append((x, y, ids) if return_task_ids else (x, y))
+    return MultiTaskData(
+        tasks, splits, task_ids=task_ids, metadata=metadata, legacy=tuple(legacy)
     )
-    labels = np.concatenate([p[1] for p in parts]).astype("float32")
-    y = {
-        name: np.where(task_ids == t, labels, np.nan).astype("float32")
-        for t, name in enumerate(names)
-    }
-    return x, y, task_ids
 
 
 def split_per_task(arrays, train_fraction, seed):
@@ -97,16 +104,20 @@ def school(
         data_dir: str or None. Folder holding `school.mat`.
 
     Returns:
-        `(x_train, y_train), (x_test, y_test)`: `x` float32 `(n, 28)` (last
-        column constant 1), `y` a dict of 139 float32 `(n,)` arrays keyed as
-        `school_tasks()`, `NaN` for other schools' students. With
-        `return_task_ids`, each pair gets a third element, the task ids.
+        A `MultiTaskData` with `.tasks` (`school_tasks()`), splits `"train"`
+        and `"test"` of `(x, y)`: `x` float32 `(n, 28)` (last column constant
+        1), `y` a dict of 139 float32 `(n,)` arrays, `NaN` for other schools'
+        students; `.task_ids[split]` the school of every example. Unpacking
+        it as before, `(x, y), (x_test, y_test) = school()` (with
+        `return_task_ids`, triples with the task ids), still works and is
+        deprecated.
 
     Example:
 
-    >>> (x, y), (x_test, y_test) = school(seed=0)
-    >>> len(y), x.shape[1]
-    (139, 28)
+    >>> data = school(seed=0)
+    >>> x, y = data.arrays("train")
+    >>> len(data.tasks), x.shape[1], data.task_ids["train"].shape == (len(x),)
+    (139, 28, True)
     """
     check_float(train_fraction, "train_fraction", minimum=1e-9, below=1.0)
     check_int(seed, "seed", minimum=0)
@@ -114,9 +125,4 @@ def school(
     train, test = split_per_task(arrays, train_fraction, seed)
     if standardize_features:
         train, test = standardize(train, test)
-    names = [t.name for t in school_tasks()]
-    out = []
-    for parts in (train, test):
-        x, y, ids = task_indexed(parts, names)
-        out.append((x, y, ids) if return_task_ids else (x, y))
-    return tuple(out)
+    return task_indexed_data(train, test, school_tasks(), return_task_ids)

@@ -13,7 +13,8 @@ class TaskSplit(keras.layers.Layer):
     Without task ids (`task_id=None`) the input holds `num_tasks` copies of
     the batch, task 0's first, and task m gets copy m. With task ids every
     task gets the whole batch (its loss reads only its own examples, by the
-    missing-label convention).
+    missing-label convention). A mask on the input (e.g. of padded tokens)
+    is cut the same way.
 
     Args:
         num_tasks: int. Number of tasks M. At least 1.
@@ -36,11 +37,17 @@ class TaskSplit(keras.layers.Layer):
     def __init__(self, num_tasks, **kwargs):
         super().__init__(**kwargs)
         self.num_tasks = check_int(num_tasks, "num_tasks")
+        self.supports_masking = True
 
-    def call(self, inputs, task_id=None):
+    def call(self, inputs, task_id=None, mask=None):
         if task_id is not None:
             return (inputs,) * self.num_tasks
-        return tuple(ops.split(inputs, self.num_tasks, axis=0))
+        parts = tuple(ops.split(inputs, self.num_tasks, axis=0))
+        if mask is not None:  # `compute_mask` cannot tell whether ids were given
+            masks = ops.split(mask, self.num_tasks, axis=0)
+            for part, part_mask in zip(parts, masks):
+                keras.src.backend.set_keras_mask(part, part_mask)
+        return parts
 
     def compute_output_spec(self, inputs, task_id=None):
         batch = inputs.shape[0]
@@ -50,7 +57,7 @@ class TaskSplit(keras.layers.Layer):
         return (spec,) * self.num_tasks
 
     def compute_mask(self, inputs, mask=None):
-        return None
+        return None  # `call` sets each part's mask
 
     def get_config(self):
         config = super().get_config()

@@ -70,6 +70,14 @@ class TreeGroupedDense(keras.layers.Layer):
     root (h = H): once two tasks share a component they share it at every
     higher level, and `tree()` reads the tree off the weights.
 
+    The step is the greedy level-by-level prox of `tree_prox`: it enforces
+    nesting, not the paper's per-coordinate sequential constraint (the exact
+    constrained prox is `keras_mtl.tree_solver.tree_prox`, used by
+    `TreeMTL.solve` for the linear model). It is proximal gradient only when
+    the optimizer's step on this layer is `−step_size · gradient`: compile
+    with `TreeProximalAdam(tree_learning_rate=step_size)` (SGD on this
+    layer, Adam elsewhere; `tree()` does) or `SGD(step_size)`.
+
     The proximal step runs inside `call(training=True)`, i.e. inside
     `model.fit` on every backend (also JAX's stateless training), in the
     BatchNormalization pattern: the trainable variable `kernel_updates` only
@@ -87,7 +95,8 @@ class TreeGroupedDense(keras.layers.Layer):
         fusion_weights: list of H non-negative floats λ_h, leaf level first
             (make them grow towards the root). Defaults to `10^(h − H)`.
         step_size: float. Step of the proximal step (τ_h = step_size · λ_h):
-            use the optimizer's learning rate. Defaults to `1e-3`.
+            the SGD learning rate of this layer's parameters. Defaults to
+            `1e-3`.
         prox_iterations: int. MM iterations of the proximal step per level.
             Pairs that the exact prox would fuse contract slowly near the
             fusion threshold; the rounding that follows (the tolerance with
@@ -96,11 +105,15 @@ class TreeGroupedDense(keras.layers.Layer):
         prox_every: int. Apply the proximal step every this many training
             calls (the optimizer's steps are absorbed at every call).
             Defaults to `1`.
+        component_l2: float. Ridge γ/2 ‖W^(h)‖² on every level below the
+            root, folded into the proximal step. Not in the paper ("TAT +
+            ridge"). Defaults to `0.0`.
         activation: Activation of the outputs. Defaults to `None`.
         use_bias: bool. Whether each task has a bias (fused with its kernel).
             Defaults to `True`.
         kernel_initializer: Initializer of the root component, shared by all
-            tasks (lower levels start at zero, so all tasks start fused).
+            tasks (lower levels start at zero, so all tasks start fused: the
+            collapsed point, which training must leave for a tree to form).
             Defaults to `"glorot_uniform"`.
         **kwargs: Base layer arguments.
 

@@ -47,8 +47,9 @@ class MRN(MultiTaskNetwork):
         freeze_backbone: bool. Sets `backbone.trainable = False` (the
             released code freezes the CNN for the small splits). Defaults to
             `False`.
-        prior_weight: float. λ of the prior term of each prior layer.
-            Defaults to `1e-3`.
+        prior_weight: float. λ of the prior term of each prior layer
+            (`2 × trade_off` of the released code). Defaults to `1e-4`
+            (see `MultilinearPriorLayer`).
         update_every: int. Training steps between covariance refreshes.
             Defaults to `100`.
         covariances: `"all"` (the paper) or `"task"` (the released code's
@@ -59,6 +60,10 @@ class MRN(MultiTaskNetwork):
             pretrained layers), so the tasks' units correspond and the task
             covariance compares like with like. `False` starts each task
             from its own draw. Defaults to `True`.
+        task_scale: `"mle"` (Σ3 keeps its maximum-likelihood scale, as in
+            the paper, so the prior adapts to the size of the weights) or
+            `"trace"` (Σ3 rescaled to trace = T). See
+            `MultilinearPriorLayer`. Defaults to `"mle"`.
         learning_rate: float. Adam learning rate. Defaults to `1e-3`.
         seed: int or None. Seeds the weights and every dropout layer.
         name: str. Model name. Defaults to `"mrn"`.
@@ -90,11 +95,12 @@ class MRN(MultiTaskNetwork):
         *,
         backbone=None,
         freeze_backbone=False,
-        prior_weight=1e-3,
+        prior_weight=1e-4,
         update_every=100,
         covariances="all",
         epsilon=1e-3,
         shared_init=True,
+        task_scale="mle",
         learning_rate=1e-3,
         seed=None,
         name="mrn",
@@ -113,6 +119,7 @@ class MRN(MultiTaskNetwork):
             "covariances": check_choice(covariances, "covariances", COVARIANCES),
             "epsilon": check_float(epsilon, "epsilon"),
             "shared_init": shared_init,
+            "task_scale": task_scale,
         }
         spec = _feature_spec(backbone, encoder_arguments, seed)
         inputs = spec.make_inputs()

@@ -9,6 +9,7 @@ import keras
 from keras.src.backend.common import global_state
 
 from keras_mtl.arguments import check_int
+from keras_mtl.layers.crf import LinearChainCRF
 from keras_mtl.models.multitask_model import MultiTaskModel
 from keras_mtl.task import Task, validate_tasks
 
@@ -27,6 +28,8 @@ class MultiTaskNetwork(MultiTaskModel):
     Subclasses build their graph and end with
     `super().__init__(inputs, outputs, tasks=tasks, spec=spec, ...)`; the
     arguments of the outermost constructor call are recorded automatically.
+    Every architecture also takes `weighting=` (a `keras_mtl.weighting`
+    strategy or its name, default `"equal"`), which it is compiled with.
     """
 
     def __init_subclass__(cls, **kwargs):
@@ -37,12 +40,14 @@ class MultiTaskNetwork(MultiTaskModel):
         signature = inspect.signature(init)
 
         @functools.wraps(init)
-        def recording_init(self, *args, **kw):
+        def recording_init(self, *args, weighting="equal", **kw):
             init(self, *args, **kw)
             if type(self) is cls:  # the outermost constructor records
-                object.__setattr__(
-                    self, "_arguments", _bound_arguments(signature, self, args, kw)
-                )
+                arguments = _bound_arguments(signature, self, args, kw)
+                if not (isinstance(weighting, str) and weighting == "equal"):
+                    self.compile(weighting=weighting)
+                arguments["weighting"] = weighting
+                object.__setattr__(self, "_arguments", arguments)
 
         cls.__init__ = recording_init
 
@@ -143,7 +148,11 @@ def prepare(tasks, seed):
 
 
 def task_head(task, x, is_sequence):
-    """The output layer of `task` (named after it), pooled if needed."""
+    """The output layer of `task` (named after it), pooled if needed.
+
+    A CRF task gets per-step tag scores (`<task>_emissions`) and a
+    `LinearChainCRF` named after the task.
+    """
     if task.sequence and not is_sequence:
         raise ValueError(
             f"Task {task.name!r} has sequence=True but the model input is not a "
@@ -151,6 +160,8 @@ def task_head(task, x, is_sequence):
         )
     if is_sequence and not task.sequence:
         x = keras.layers.GlobalAveragePooling1D(name=f"{task.name}_pool")(x)
+    if task.crf:
+        return crf_head(task, x)
     return keras.layers.Dense(
         task.output_units,
         activation=task.output_activation(),
@@ -159,8 +170,23 @@ def task_head(task, x, is_sequence):
     )(x)
 
 
+def crf_head(task, x):
+    """Tag scores of `task` on the sequence `x`, then its `LinearChainCRF`."""
+    emissions = keras.layers.Dense(
+        task.num_classes, dtype="float32", name=f"{task.name}_emissions"
+    )(x)
+    return LinearChainCRF(dtype="float32", name=task.name)(emissions)
+
+
 def activation_heads(tasks, logits):
     """Each task's output activation on its logits (outputs named by task)."""
+    for task in tasks:
+        if task.crf:
+            raise ValueError(
+                f"Task {task.name!r} has crf=True, but this architecture has no "
+                "CRF head; the builders on token sequences do (hard_sharing, "
+                "single_task, sluice, cross_stitch, low_supervision, meta_lstm)."
+            )
     return {
         task.name: keras.layers.Activation(
             task.output_activation() or "linear", dtype="float32", name=task.name

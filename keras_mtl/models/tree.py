@@ -3,10 +3,53 @@
 import keras
 import numpy as np
 
-from keras_mtl.arguments import check_float
+from keras_mtl import tree_solver
+from keras_mtl.arguments import check_choice, check_float, check_int
 from keras_mtl.layers.tree_grouped_dense import TreeGroupedDense
+from keras_mtl.layers.tree_optimizer import TreeProximalAdam
 from keras_mtl.models.encoder_spec import FEATURE_ARGUMENTS, EncoderSpec
 from keras_mtl.models.network import MultiTaskNetwork, activation_heads, prepare
+
+OBJECTIVES = ("paper", "ridge")
+
+
+def check_tree_tasks(tasks):
+    """Refuses CRF and sequence tasks (no per-task weight vector to fuse)."""
+    for task in tasks:
+        if task.crf:
+            raise ValueError(
+                f"Task {task.name!r} has crf=True, but tree() has no CRF head; "
+                "the builders on token sequences do."
+            )
+    sequence = [t.name for t in tasks if t.sequence]
+    if sequence:
+        raise ValueError(
+            "tree() fuses per-task weights of feature-vector tasks: `tasks` must "
+            f"not have sequence=True. Received sequence tasks: {sequence}"
+        )
+
+
+def check_objective(objective, component_l2):
+    """`"paper"` has no ridge; `"ridge"` (TAT + ridge, not in the paper) needs one.
+
+    Returns `(objective, component_l2)`; `objective=None` is read off the ridge.
+    """
+    component_l2 = check_float(component_l2, "component_l2")
+    if objective is None:
+        objective = "ridge" if component_l2 > 0 else "paper"
+    check_choice(objective, "objective", OBJECTIVES)
+    if objective == "paper" and component_l2 > 0:
+        raise ValueError(
+            "`component_l2` is a ridge the paper does not have: pass "
+            "objective='ridge' to use it (results are then 'TAT + ridge'). "
+            f"Received: objective='paper', component_l2={component_l2}"
+        )
+    if objective == "ridge" and component_l2 <= 0:
+        raise ValueError(
+            "objective='ridge' needs `component_l2` > 0. "
+            f"Received: component_l2={component_l2}"
+        )
+    return objective, component_l2
 
 
 @keras.saving.register_keras_serializable(package="keras_mtl")
@@ -15,31 +58,50 @@ class TreeMTL(MultiTaskNetwork):
 
     A shared MLP trunk of `num_layers` Dense + ReLU layers (`num_layers=0`:
     none, the paper's linear model) feeds one `TreeGroupedDense` head whose
-    task weights are fused along a learned tree. Every example belongs to any
-    subset of tasks: give `NaN` (regression) or `-1` (classification) labels
-    for the tasks it does not belong to, and the masked losses skip them
-    (task-indexed data, one output per task, no task-id input).
+    task weights are fused along a learned tree. When the tasks have
+    different output widths (e.g. a regression, a 3-class and a binary
+    task), or `tree_units` is given, the tree is learned over a task-specific
+    hidden layer of equal width (`TreeGroupedDense(tree_units)`, ReLU) and
+    each task gets an ordinary Dense output layer on top. Every example
+    belongs to any subset of tasks: give `NaN` (regression) or `-1`
+    (classification) labels for the tasks it does not belong to.
+
+    Training: `model.fit` takes optimizer steps and a proximal step with
+    threshold `learning_rate · λ_h`; the default optimizer
+    (`TreeProximalAdam`) steps the tree parameters by plain SGD at
+    `learning_rate`, so this is proximal stochastic gradient on them (with
+    another optimizer the threshold no longer matches the step). For the
+    linear model of regression tasks `model.solve(x, y)` runs the paper's
+    solver instead: GIST with the constrained prox (`keras_mtl.tree_solver`).
+    The global optimum of the objective fuses every level above the leaf
+    (moving a difference to the leaf keeps the loss and lowers the penalty),
+    so a tree can only come from the solver's path and start point; see
+    `solve`.
 
     Args:
-        tasks: list of `keras_mtl.Task`, all with the same output width (all
-            regression, or all with the same `num_classes`), not `sequence`.
+        tasks: list of `keras_mtl.Task`, not `sequence`.
         input_shape: tuple `(F,)`. Shape of one feature vector.
-        num_levels: int. Tree levels H. Defaults to `3`.
-        fusion_weights: list of H floats λ_h, leaf level first. Defaults to
-            `10^(h − H)` (1 at the root).
-        component_l2: float. Ridge γ on the components below the root (folded
-            into the proximal step). Without it the objective's minimum puts
-            every task difference on the leaf level (triangle inequality);
-            γ > 0 spreads large differences over several levels, which gives
-            a deeper tree. Defaults to `0.0`.
+        num_levels: int or None. Tree levels H, at most the number of tasks.
+            Defaults to `None`: 3, or the number of tasks if fewer.
+        fusion_weights: list of H floats λ_h, leaf level first, increasing.
+            Defaults to `10^(h − H)` (1 at the root).
+        objective: `"paper"` (the paper's objective) or `"ridge"` (adds
+            `component_l2`, a ridge on the components below the root that
+            is not in the paper: "TAT + ridge"). Defaults to `None`: `"ridge"`
+            when `component_l2` > 0, else `"paper"`.
+        component_l2: float. Ridge γ of `objective="ridge"`. Defaults to `0.0`.
+        tree_units: int or None. Width of the tree layer under per-task
+            output layers; `None`: the tree is the output layer when all tasks
+            have one width, else `units`. Defaults to `None`.
         prox_iterations: int. MM iterations of the proximal step. Defaults to
             `10`.
         prox_every: int. Proximal step every this many steps. Defaults to `1`.
         units: int. Width of the trunk layers. Defaults to `64`.
         num_layers: int. Trunk depth (0 = linear model). Defaults to `2`.
         dropout: float. Dropout after each trunk layer. Defaults to `0.0`.
-        learning_rate: float. Adam learning rate, also the proximal step size.
-            Defaults to `1e-3`.
+        learning_rate: float. Adam learning rate of the other weights, SGD
+            step of the tree parameters and proximal step size. Defaults to
+            `1e-3`.
         seed: int or None. Seeds Keras's global RNG before weights are made.
         name: str. Model name.
 
@@ -60,9 +122,11 @@ class TreeMTL(MultiTaskNetwork):
         self,
         tasks,
         *,
-        num_levels=3,
+        num_levels=None,
         fusion_weights=None,
+        objective=None,
         component_l2=0.0,
+        tree_units=None,
         prox_iterations=10,
         prox_every=1,
         learning_rate=1e-3,
@@ -71,12 +135,15 @@ class TreeMTL(MultiTaskNetwork):
         **encoder_arguments,
     ):
         tasks = prepare(tasks, seed)
-        widths = {t.output_units for t in tasks}
-        if len(widths) > 1 or any(t.sequence for t in tasks):
+        check_tree_tasks(tasks)
+        objective, component_l2 = check_objective(objective, component_l2)
+        if num_levels is None:
+            num_levels = min(3, len(tasks))
+        if check_int(num_levels, "num_levels") > len(tasks):
             raise ValueError(
-                "tree() fuses task weights, so every task needs the same output "
-                "width and no sequence tasks. Received: "
-                f"{[(t.name, t.output_units, t.sequence) for t in tasks]}"
+                f"`num_levels` must be at most the number of tasks ({len(tasks)}): "
+                f"a tree of T tasks has at most T distinct levels. Received: "
+                f"num_levels={num_levels}"
             )
         check_float(learning_rate, "learning_rate")
         spec = EncoderSpec(
@@ -92,10 +159,14 @@ class TreeMTL(MultiTaskNetwork):
                 "tree() takes feature vectors: `input_shape` must be (F,). "
                 f"Received: input_shape={spec.input_shape!r}"
             )
+        widths = {t.output_units for t in tasks}
+        hidden = tree_units is not None or len(widths) > 1
+        if tree_units is not None:
+            check_int(tree_units, "tree_units")
         inputs = spec.make_inputs()
         layers = spec.stack(inputs.features, prefix="shared_")
         head = TreeGroupedDense(
-            widths.pop(),
+            (tree_units or spec.units) if hidden else widths.pop(),
             len(tasks),
             num_levels=num_levels,
             fusion_weights=fusion_weights,
@@ -103,8 +174,14 @@ class TreeMTL(MultiTaskNetwork):
             prox_iterations=prox_iterations,
             prox_every=prox_every,
             component_l2=component_l2,
+            activation="relu" if hidden else None,
             name="tree_head",
         )(layers[-1] if layers else inputs.features)
+        if hidden:
+            head = [
+                keras.layers.Dense(task.output_units, name=f"{task.name}_logits")(h)
+                for task, h in zip(tasks, head)
+            ]
         super().__init__(
             inputs.tensor,
             activation_heads(tasks, head),
@@ -114,12 +191,85 @@ class TreeMTL(MultiTaskNetwork):
             name=name,
         )
 
+    def compile(self, optimizer="auto", **kwargs):
+        """As `MultiTaskModel.compile`; `"auto"` is `TreeProximalAdam`: Adam
+        for the trunk and heads, SGD at `learning_rate` (the proximal step
+        size) for the tree parameters, so the proximal step is matched."""
+        if isinstance(optimizer, str) and optimizer == "auto":
+            optimizer = TreeProximalAdam(
+                self.learning_rate, tree_learning_rate=self.learning_rate
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def solve(self, x, y, *, init="split", max_iterations=500, tol=1e-7):
+        """Fits the linear model of regression tasks by GIST (the paper's solver).
+
+        Minimises `Σ_i (1/n_i) Σ_j (y_ij − x_ijᵀ w_i)² + penalty` (plus the
+        ridge with `objective="ridge"`) under the per-coordinate sequential
+        constraint by GIST (Barzilai–Borwein step, non-monotone line search)
+        with the ADMM prox of `keras_mtl.tree_solver`, and writes the result
+        into the `tree_head` layer.
+
+        Args:
+            x: array `(N, F)`.
+            y: dict task name → array `(N,)`, `NaN` where the example does not
+                belong to the task.
+            init: `"split"` (single-task ridge solutions, an equal share per
+                level), `"root"` (the pooled ridge solution at the root, the
+                collapsed point) or an array `(H, T, F + 1)`. Defaults to
+                `"split"`.
+            max_iterations: int. GIST iterations. Defaults to `500`.
+            tol: float. Relative step at which GIST stops. Defaults to `1e-7`.
+
+        Returns:
+            dict with `components`, `objective` (history), `iterations` and
+            `kkt_residual` (norm of the proximal-gradient mapping).
+        """
+        head = self.get_layer("tree_head")
+        objective = self._linear_objective(head, x, y)
+        start = tree_solver.initial_components(objective.loss, head.num_levels, init)
+        result = tree_solver.gist(
+            objective, start, max_iterations=max_iterations, tol=tol
+        )
+        c = result["components"]
+        result["kkt_residual"] = tree_solver.kkt_residual(objective, c)
+        head.components.assign(c.reshape(head.components.shape).astype("float32"))
+        return result
+
+    def _linear_objective(self, head, x, y):
+        if len(self.layers) != 2 + len(self.tasks) or not head.use_bias:
+            raise ValueError(
+                "solve() fits the paper's linear model: build the model with "
+                "num_layers=0 and tasks of one output width (no `tree_units`)."
+            )
+        if any(t.is_classification for t in self.tasks):
+            raise ValueError(
+                "solve() uses the squared loss: every task must be a regression "
+                f"task. Received: {[t.name for t in self.tasks]}"
+            )
+        weights = np.asarray(head.fusion_weights)
+        if np.any(np.diff(weights) <= 0):
+            raise ValueError(
+                "GIST on the tree objective needs `fusion_weights` increasing "
+                "from the leaf to the root (λ_1 < ... < λ_H). Received: "
+                f"fusion_weights={head.fusion_weights}"
+            )
+        x = np.asarray(x, "float64")
+        xs, ys = [], []
+        for task in self.tasks:
+            labels = np.asarray(y[task.name], "float64").reshape(len(x))
+            rows = np.isfinite(labels)
+            xs.append(np.c_[x[rows], np.ones(rows.sum())])
+            ys.append(labels[rows])
+        loss = tree_solver.LinearTasks(xs, ys)
+        return tree_solver.TreeObjective(loss, weights, head.component_l2)
+
 
 def tree(tasks, **kwargs):
     """Builds a compiled `TreeMTL` (Han & Zhang, KDD 2015).
 
     Args:
-        tasks: list of `keras_mtl.Task` with the same output width.
+        tasks: list of `keras_mtl.Task` (any kinds and widths, not sequence).
         **kwargs: The arguments of `TreeMTL` (`input_shape`, `num_levels`,
             `fusion_weights`, `num_layers`, ...).
 

@@ -289,11 +289,15 @@ class MRNHyperModel(MultiTaskHyperModel):
 
 
 class TreeHyperModel(MultiTaskHyperModel):
-    """Searches `tree`: number of levels and the fusion weights.
+    """Searches `tree`: number of levels, the fusion weights and the ridge.
 
     The fusion weights are `fusion_root * fusion_decay^(h - H)` for levels
     `h = 1..H` (leaf first; the builder's default is root 1, decay 10);
-    `fusion_weights=[...]` fixes both.
+    `fusion_weights=[...]` fixes both. `num_levels` is capped at the number
+    of tasks. A `component_l2` > 0 builds `objective="ridge"` ("TAT + ridge",
+    not in the paper), 0 the paper's objective (the builder reads it off).
+    Tasks may be of any kinds and widths (the tree is then learned over a
+    hidden layer, see `tree`).
     """
 
     builder = "keras_mtl.models.tree:tree"
@@ -311,6 +315,8 @@ class TreeHyperModel(MultiTaskHyperModel):
         values = dict(values)
         root = values.pop("fusion_root", None)
         decay = values.pop("fusion_decay", None)
+        if "num_levels" in values and "num_levels" not in self.builder_kwargs:
+            values["num_levels"] = min(values["num_levels"], len(self.tasks))
         if "fusion_weights" not in self.builder_kwargs:
             levels = values["num_levels"]
             values["fusion_weights"] = [

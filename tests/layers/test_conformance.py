@@ -61,6 +61,22 @@ class LayerConformanceTest(testing.TestCase):
             expected_output_shape=((4, 2),) * 3,
         )
 
+    def test_linear_chain_crf(self):
+        # The outputs (emissions and the Viterbi path) have no gradient with
+        # respect to the CRF's weights, which learn through the likelihood
+        # (trained in tests/layers/test_crf.py): no training check here.
+        self.run_layer_test(
+            layers.LinearChainCRF,
+            init_kwargs={"transitions_initializer": "glorot_uniform"},
+            input_shape=(2, 4, 3),
+            expected_output_shape=(2, 4, 4),
+            expected_output_dtype="float32",
+            expected_num_trainable_weights=3,
+            supports_masking=True,
+            run_training_check=False,
+            run_mixed_precision_check=True,
+        )
+
     def test_task_conditioning(self):
         self.run_layer_test(
             layers.TaskConditioning,

@@ -24,14 +24,15 @@ def kron_prior(w, p1, p2, p3, weight):
     return 0.5 * weight * vec @ np.kron(p3, np.kron(p2, p1)) @ vec
 
 
-def closed_form_cov(gram, count, eps):
+def closed_form_cov(gram, count, eps, rescale=True):
     dim = gram.shape[0]
     cov = gram / count + eps * np.eye(dim)
-    cov = cov * dim / np.trace(cov)
+    if rescale:
+        cov = cov * dim / np.trace(cov)
     return cov, np.linalg.inv(cov)
 
 
-def flip_flop_numpy(w, p2, p3, eps):
+def flip_flop_numpy(w, p2, p3, eps, task_scale="mle"):
     d1, d2, t = w.shape
     w = w.astype("float64")
     c1, p1 = closed_form_cov(
@@ -41,7 +42,10 @@ def flip_flop_numpy(w, p2, p3, eps):
         unfold(w, 1) @ np.kron(p3, p1) @ unfold(w, 1).T, d1 * t, eps
     )
     c3, p3 = closed_form_cov(
-        unfold(w, 2) @ np.kron(p2, p1) @ unfold(w, 2).T, d1 * d2, eps
+        unfold(w, 2) @ np.kron(p2, p1) @ unfold(w, 2).T,
+        d1 * d2,
+        eps,
+        rescale=task_scale == "trace",
     )
     return {"feature": (c1, p1), "class": (c2, p2), "task": (c3, p3)}
 
@@ -119,13 +123,16 @@ def test_task_mode_prior_uses_identity_feature_and_class_covariances():
     assert not any(v.name.startswith("feature") for v in layer.weights)
 
 
-def test_flip_flop_update_equals_numpy_closed_form():
-    layer, kernel = built_layer(d1=5, d2=3, tasks=4, update_every=1, epsilon=1e-3)
+@pytest.mark.parametrize("task_scale", ["mle", "trace"])
+def test_flip_flop_update_equals_numpy_closed_form(task_scale):
+    layer, kernel = built_layer(
+        d1=5, d2=3, tasks=4, update_every=1, epsilon=1e-3, task_scale=task_scale
+    )
     p2, p3 = random_spd(3), random_spd(4)
     variable(layer, "class_precision").assign(p2)
     variable(layer, "task_precision").assign(p3)
     layer(np.ones((2, 5), "float32"), training=True)
-    expected = flip_flop_numpy(kernel, p2, p3, 1e-3)
+    expected = flip_flop_numpy(kernel, p2, p3, 1e-3, task_scale)
     for kind, (cov, prec) in expected.items():
         assert_allclose(
             layer.statistic(f"{kind}_covariance"), cov, atol=1e-4, rtol=1e-4
@@ -133,13 +140,17 @@ def test_flip_flop_update_equals_numpy_closed_form():
         assert_allclose(
             layer.statistic(f"{kind}_precision"), prec, atol=1e-3, rtol=1e-3
         )
-        assert_allclose(
-            np.trace(layer.statistic(f"{kind}_covariance")), cov.shape[0], rtol=1e-5
-        )
+        if kind != "task" or task_scale == "trace":
+            assert_allclose(
+                np.trace(layer.statistic(f"{kind}_covariance")),
+                cov.shape[0],
+                rtol=1e-5,
+            )
     assert_allclose(layer.task_covariance(), expected["task"][0], atol=1e-4)
     # the loss of the updating step uses the refreshed precisions
     refreshed = [expected[k][1] for k in ("feature", "class", "task")]
-    assert_allclose(layer.losses[0], kron_prior(kernel, *refreshed, 1e-3), rtol=1e-3)
+    expected_prior = kron_prior(kernel, *refreshed, layer.prior_weight)
+    assert_allclose(layer.losses[0], expected_prior, rtol=1e-3)
 
 
 def test_task_mode_update_follows_released_code():
@@ -221,7 +232,6 @@ def test_learned_task_correlation_separates_planted_groups(covariances):
         1,
         tasks,
         update_every=5,
-        prior_weight=1e-2,
         covariances=covariances,
         use_bias=False,
     )

@@ -8,6 +8,7 @@ from testing import (
 )
 
 from keras_mtl.layers.tree_grouped_dense import TreeGroupedDense
+from keras_mtl.layers.tree_optimizer import TreeProximalAdam
 from keras_mtl.layers.tree_prox import fuse_tolerances, proximal_step
 from keras_mtl.losses import MaskedLoss
 
@@ -215,6 +216,25 @@ def test_fit_recovers_planted_tree_with_nested_partitions():
     ]
     components = layer.level_components()
     assert np.max(np.abs(components[-1] - components[-1][0])) == 0.0
+
+
+def test_tree_proximal_adam_steps_tree_parameters_by_sgd():
+    x, y = planted_data(per_task=4)
+    finals = []
+    for optimizer in (
+        TreeProximalAdam(0.5, tree_learning_rate=0.01),
+        keras.optimizers.SGD(0.01),
+    ):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((x.shape[1],))
+        outputs = TreeGroupedDense(1, 8, 2, fusion_weights=[0.0, 0.0])(inputs)
+        model = keras.Model(inputs, {f"t{t}": o for t, o in enumerate(outputs)})
+        model.compile(optimizer, loss={k: MaskedLoss("mse", False) for k in y})
+        # The second step's forward pass absorbs the first optimizer step.
+        model.fit(x, y, batch_size=len(x), epochs=2, shuffle=False, verbose=0)
+        finals.append(keras.ops.convert_to_numpy(model.layers[1].components))
+    assert_allclose(finals[0], finals[1], atol=1e-6)
+    assert np.max(np.abs(finals[0][0])) > 1e-3
 
 
 def test_prox_every_skips_the_prox_but_absorbs_steps():

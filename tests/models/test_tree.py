@@ -4,11 +4,12 @@ import tempfile
 import keras
 import numpy as np
 import pytest
-from testing import assert_allclose, assert_model_roundtrip
+from testing import assert_allclose, assert_model_roundtrip, to_numpy
 
 from keras_mtl.models.tree import linkage_from_partitions, tree
 from keras_mtl.plotting import plot_tree_dendrogram
 from keras_mtl.task import Task
+from keras_mtl.tree_solver import constraint_violation
 
 
 def task_indexed_data(num_tasks=4, per_task=8, dim=3, seed=0):
@@ -67,17 +68,100 @@ def test_classification_tasks():
     assert_allclose(model.predict(x, verbose=0)["a"].sum(-1), np.ones(6))
 
 
+def test_tasks_of_any_kind_share_a_tree_over_a_hidden_layer():
+    tasks = [Task("reg"), Task("three", num_classes=3), Task("binary", num_classes=2)]
+    model = tree(tasks, input_shape=(3,), num_layers=0, tree_units=4, seed=0)
+    head = model.get_layer("tree_head")
+    assert head.units == 4 and head.num_tasks == 3
+    x = np.random.default_rng(0).normal(size=(6, 3)).astype("float32")
+    y = {
+        "reg": np.array([0.5, np.nan, 1.0, np.nan, -1.0, 0.0], "float32"),
+        "three": np.array([0, 1, -1, 2, -1, 1]),
+        "binary": np.array([1, -1, 0, 1, 0, -1]),
+    }
+    history = model.fit(x, y, batch_size=6, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    predictions = {k: to_numpy(v) for k, v in model(x).items()}
+    assert predictions["reg"].shape == (6, 1)
+    assert_allclose(predictions["three"].sum(-1), np.ones(6))
+    assert predictions["binary"].shape == (6, 2)
+    # Mixed widths alone also put the tree on a hidden layer (width `units`).
+    mixed = tree(tasks, input_shape=(3,), num_layers=0, units=5)
+    assert mixed.get_layer("tree_head").units == 5
+
+
+def linear_tasks(num_tasks=4, per_task=20, dim=2, seed=0):
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(size=(2, dim))[np.arange(num_tasks) // 2]
+    x = rng.normal(size=(num_tasks * per_task, dim)).astype("float32")
+    ids = np.repeat(np.arange(num_tasks), per_task)
+    values = np.einsum("nd,nd->n", x, weights[ids]) + 0.1 * rng.normal(size=len(x))
+    y = {f"t{t}": np.where(ids == t, values, np.nan) for t in range(num_tasks)}
+    return x, y
+
+
+def test_solve_runs_gist_to_a_stationary_point():
+    tasks = [Task(f"t{t}") for t in range(4)]
+    model = tree(
+        tasks,
+        input_shape=(2,),
+        num_layers=0,
+        num_levels=2,
+        fusion_weights=[0.02, 0.3],
+        seed=0,
+    )
+    x, y = linear_tasks()
+    result = model.solve(x, y, tol=1e-7)
+    assert result["kkt_residual"] < 1e-5
+    head = model.get_layer("tree_head")
+    c = head.level_components().astype("float64")
+    assert constraint_violation(c) <= 1e-6
+    predictions = model.predict(x, verbose=0)
+    weights = c.sum(0)
+    for t in range(4):
+        expected = x @ weights[t, :2] + weights[t, 2]
+        assert_allclose(predictions[f"t{t}"][:, 0], expected, atol=1e-4)
+    assert head.tree()[0] == [[0, 1, 2, 3]]
+
+
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="output width"):
-        tree([Task("a", 3), Task("b")], input_shape=(3,))
+    with pytest.raises(ValueError, match="tasks"):
+        tree([Task("a", 3, sequence=True), Task("b")], input_shape=(3,))
     with pytest.raises(ValueError, match="num_levels"):
         tree([Task("a")], input_shape=(3,), num_levels=0)
+    with pytest.raises(ValueError, match="num_levels"):
+        tree([Task("a"), Task("b")], input_shape=(3,), num_levels=3)
     with pytest.raises(ValueError, match="fusion_weights"):
-        tree([Task("a")], input_shape=(3,), fusion_weights=[1.0])
+        tree([Task("a")], input_shape=(3,), num_levels=1, fusion_weights=[1.0, 2.0])
     with pytest.raises(ValueError, match="num_layers"):
-        tree([Task("a")], input_shape=(3,), num_layers=-1)
+        tree([Task("a")], input_shape=(3,), num_levels=1, num_layers=-1)
     with pytest.raises(ValueError, match="input_shape"):
-        tree([Task("a")], input_shape=(3, 2))
+        tree([Task("a")], input_shape=(3, 2), num_levels=1)
+    with pytest.raises(ValueError, match="objective"):
+        tree([Task("a")], input_shape=(3,), num_levels=1, objective="tat")
+    with pytest.raises(ValueError, match="component_l2"):
+        tree(
+            [Task("a")],
+            input_shape=(3,),
+            num_levels=1,
+            objective="paper",
+            component_l2=0.1,
+        )
+    with pytest.raises(ValueError, match="component_l2"):
+        tree([Task("a")], input_shape=(3,), num_levels=1, objective="ridge")
+    x, y = linear_tasks(num_tasks=2)
+    flat = tree(
+        [Task("t0"), Task("t1")],
+        input_shape=(2,),
+        num_layers=0,
+        num_levels=2,
+        fusion_weights=[1.0, 0.5],
+    )
+    with pytest.raises(ValueError, match="fusion_weights"):
+        flat.solve(x, y)
+    deep = tree([Task("t0"), Task("t1")], input_shape=(2,), num_levels=2)
+    with pytest.raises(ValueError, match="num_layers=0"):
+        deep.solve(x, y)
 
 
 def test_dendrogram_from_partitions():

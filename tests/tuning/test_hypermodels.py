@@ -101,7 +101,7 @@ def test_builder_kwargs_fix_hyperparameters():
 
 
 def test_tree_fusion_weights_from_root_and_decay():
-    tasks = [Task("t0"), Task("t1")]
+    tasks = [Task("t0"), Task("t1"), Task("t2")]
     hypermodel = tuning.TreeHyperModel(
         tasks, input_shape=(3,), num_layers=0, num_levels=3, fusion_root=0.5
     )
@@ -112,6 +112,16 @@ def test_tree_fusion_weights_from_root_and_decay():
     fixed = tuning.TreeHyperModel(tasks, input_shape=(3,), fusion_weights=[1, 2, 3])
     assert "fusion_root" not in fixed.searched()
     assert "fusion_decay" not in fixed.searched()
+
+
+def test_tree_hypermodel_takes_tasks_of_any_kind_and_caps_levels():
+    tasks = [Task("r"), Task("c", num_classes=3), Task("b", num_classes=2)]
+    hypermodel = tuning.TreeHyperModel(tasks, input_shape=(3,), num_layers=0, units=4)
+    hp = kt.HyperParameters()
+    hp.Fixed("num_levels", 4)
+    hp.Fixed("component_l2", 1e-2)
+    head = hypermodel.build(hp).get_layer("tree_head")
+    assert head.num_levels == 3 and head.units == 4 and head.component_l2 == 1e-2
 
 
 def test_low_supervision_layer_clipped_to_depth():

@@ -1,0 +1,102 @@
+"""Benchmark: the per-step cost of every task-weighting strategy.
+
+Times one `model.fit` step of a hard-sharing MLP with 4 tasks trained with
+each strategy of `keras_mtl.weighting` against the same model trained with
+`"equal"`, alternating the two over rounds in the same process (ratios
+robust to a shared machine). `ratio` is examples/s against `equal` (below
+1: slower); `step_ratio` = 1 / ratio, the cost of a step in `equal` steps.
+Targets (issue): loss-based strategies within 10 % of `equal`
+(`step_ratio <= 1.1`), gradient-based ones at most (M + 1)× (`<= 5` here).
+
+    KERAS_BACKEND=jax python -m benchmarks.weighting [--quick] [--output weighting.json]
+"""
+
+import numpy as np
+
+from benchmarks.timing import (
+    compare,
+    parse_module_args,
+    peak_rss_mb,
+    record,
+    records_table,
+    schedule,
+    write_json,
+)
+from keras_mtl.models.hard_sharing import HardSharingNetwork
+from keras_mtl.task import Task
+from keras_mtl.weighting import STRATEGIES
+
+NUM_TASKS = 4
+
+
+WeightedHardSharing = HardSharingNetwork  # every model takes `weighting=`
+
+
+def _data(tasks, n, features, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)).astype("float32")
+    y = {t.name: rng.integers(0, t.num_classes, size=n) for t in tasks}
+    for labels in y.values():  # a quarter of the labels missing per task
+        labels[rng.random(n) < 0.25] = -1
+    return x, y
+
+
+def _model(tasks, weighting, width, features):
+    model = WeightedHardSharing(
+        tasks, input_shape=(features,), units=width, num_layers=3, seed=0
+    )
+    model.compile(weighting=weighting)
+    return model
+
+
+def run(quick=False, batch_size=64, strategies=None):
+    """Records of every strategy (or those named) against `equal`."""
+    repeats, rounds = schedule(quick)
+    width, features = (32, 16) if quick else (256, 64)
+    tasks = [Task(f"task{i}", num_classes=10) for i in range(NUM_TASKS)]
+    x, y = _data(tasks, batch_size, features)
+    setup = f"mlp(T={NUM_TASKS},units={width},layers=3)"
+    records = []
+    for name in strategies or [s for s in STRATEGIES if s != "equal"]:
+        model = _model(tasks, name, width, features)
+        baseline = _model(tasks, "equal", width, features)
+        speeds = compare(model, baseline, x, y, batch_size, repeats, rounds)
+        train, step, _ = speeds["model"]
+        base_train, base_step, _ = speeds["baseline"]
+        gradient_based = model.weighting.needs_gradients
+        records.append(
+            record(
+                f"weighting={name}",
+                "weighting=equal",
+                batch_size,
+                train,
+                base_train,
+                setup=setup,
+                step_ms=1000 * step,
+                baseline_step_ms=1000 * base_step,
+                step_ratio=base_train / train,
+                kind="gradient" if gradient_based else "loss",
+                target_step_ratio=NUM_TASKS + 1.0 if gradient_based else 1.1,
+                peak_rss_mb=peak_rss_mb(),
+            )
+        )
+    return records
+
+
+def main(argv=None):
+    args = parse_module_args(__doc__, "weighting.json", 64, argv)
+    records = run(quick=args.quick, batch_size=args.batch_size)
+    print(
+        records_table(
+            records,
+            [
+                ("step ratio", "step_ratio", "{:.2f}"),
+                ("target ≤", "target_step_ratio", "{:.1f}"),
+            ],
+        )
+    )
+    write_json(records, args.output)
+
+
+if __name__ == "__main__":
+    main()

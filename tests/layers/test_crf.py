@@ -1,0 +1,185 @@
+"""`LinearChainCRF` against brute-force enumeration of every tag path."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+from testing import assert_allclose, to_numpy
+
+from keras_mtl.layers import LinearChainCRF
+from keras_mtl.losses import CRFLoss
+
+NUM_TAGS = 3
+# Full, prefix, with a hole, empty, leading padding.
+MASK = np.array(
+    [
+        [1, 1, 1, 1],
+        [1, 1, 0, 0],
+        [1, 0, 1, 1],
+        [0, 0, 0, 0],
+        [0, 1, 1, 1],
+    ],
+    dtype=bool,
+)
+
+
+def random_crf(seed=0):
+    """A built CRF with random transitions, start and end scores."""
+    crf = LinearChainCRF(
+        transitions_initializer=keras.initializers.RandomNormal(seed=seed),
+        boundary_initializer=keras.initializers.RandomNormal(seed=seed + 1),
+    )
+    crf.build((None, None, NUM_TAGS))
+    return crf
+
+
+def weights(crf):
+    return (
+        to_numpy(crf.transitions),
+        to_numpy(crf.start_scores),
+        to_numpy(crf.end_scores),
+    )
+
+
+def emissions(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=MASK.shape + (NUM_TAGS,)).astype("float32")
+
+
+def path_scores(crf, scores, row):
+    """Every tag path over the unmasked steps of `row` and its score."""
+    transitions, start, end = weights(crf)
+    steps = np.flatnonzero(MASK[row])
+    paths = list(itertools.product(range(NUM_TAGS), repeat=len(steps)))
+    values = []
+    for path in paths:
+        value = start[path[0]] + end[path[-1]] if path else 0.0
+        value += sum(scores[row, t, tag] for t, tag in zip(steps, path))
+        value += sum(transitions[a, b] for a, b in zip(path[:-1], path[1:]))
+        values.append(value)
+    return paths, np.array(values, dtype="float64")
+
+
+def logsumexp(values):
+    top = values.max()
+    return top + np.log(np.exp(values - top).sum())
+
+
+def brute_force_nll(crf, scores, labels, row):
+    """-log of the total probability of the paths that agree with the labels."""
+    steps = np.flatnonzero(MASK[row])
+    paths, values = path_scores(crf, scores, row)
+    agree = [
+        all(labels[row, t] < 0 or labels[row, t] == tag for t, tag in zip(steps, p))
+        for p in paths
+    ]
+    return logsumexp(values) - logsumexp(values[np.array(agree)])
+
+
+def test_log_partition_and_viterbi_match_enumeration():
+    crf, scores = random_crf(), emissions()
+    log_z = to_numpy(crf.log_partition(scores, MASK))
+    tags, best = (to_numpy(v) for v in crf.viterbi(scores, MASK))
+    for row in range(len(MASK)):
+        paths, values = path_scores(crf, scores, row)
+        if not MASK[row].any():
+            assert log_z[row] == 0.0 and best[row] == 0.0
+            assert (tags[row] == -1).all()
+            continue
+        np.testing.assert_allclose(log_z[row], logsumexp(values), rtol=1e-5)
+        np.testing.assert_allclose(best[row], values.max(), rtol=1e-5)
+        expected = np.full(MASK.shape[1], -1)
+        expected[MASK[row]] = paths[int(values.argmax())]
+        np.testing.assert_array_equal(tags[row], expected)
+
+
+def test_call_returns_emissions_and_viterbi_path():
+    crf, scores = random_crf(), emissions()
+    outputs = crf(scores, mask=MASK)
+    assert tuple(outputs.shape) == MASK.shape + (NUM_TAGS + 1,)
+    assert_allclose(LinearChainCRF.emissions(outputs), scores)
+    tags = to_numpy(LinearChainCRF.decoded_tags(outputs))
+    assert tags.dtype == np.int32
+    np.testing.assert_array_equal(tags, to_numpy(crf.viterbi(scores, MASK)[0]))
+
+
+def test_negative_log_likelihood_matches_enumeration_with_partial_labels():
+    crf, scores = random_crf(seed=4), emissions(seed=5)
+    rng = np.random.default_rng(6)
+    labels = rng.integers(0, NUM_TAGS, MASK.shape)
+    labels[rng.random(MASK.shape) < 0.3] = -1  # unlabelled steps
+    labels[1] = -1  # a sequence without labels
+    outputs = crf(scores, mask=MASK)
+    nll = to_numpy(crf.negative_log_likelihood(labels, outputs))
+    for row in range(len(MASK)):
+        expected = brute_force_nll(crf, scores, labels, row) if MASK[row].any() else 0
+        np.testing.assert_allclose(nll[row], expected, rtol=1e-5, atol=1e-5)
+    assert nll[1] == 0.0
+    # Full labels: log p(path) = score(path) - log Z.
+    full = rng.integers(0, NUM_TAGS, MASK.shape)
+    log_p = to_numpy(crf.log_likelihood(scores, full, MASK))
+    paths, values = path_scores(crf, scores, 0)
+    index = paths.index(tuple(full[0]))
+    np.testing.assert_allclose(log_p[0], values[index] - logsumexp(values), rtol=1e-5)
+
+
+def test_crf_loss_averages_over_labelled_sequences():
+    crf, scores = random_crf(seed=2), emissions(seed=3)
+    labels = np.random.default_rng(1).integers(0, NUM_TAGS, MASK.shape)
+    labels[2] = -1
+    outputs = crf(scores, mask=MASK)
+    per_sequence = to_numpy(crf.negative_log_likelihood(labels, outputs))
+    counted = [0, 1, 4]  # row 2 is unlabelled, row 3 empty
+    loss = CRFLoss(crf=crf)(labels, outputs)
+    np.testing.assert_allclose(to_numpy(loss), per_sequence[counted].mean(), rtol=1e-5)
+    weighted = CRFLoss(crf=crf)(labels, outputs, sample_weight=np.arange(5.0))
+    expected = (per_sequence[counted] * [0, 1, 4]).sum() / 5
+    np.testing.assert_allclose(to_numpy(weighted), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="not bound"):
+        CRFLoss()(labels, outputs)
+
+
+def test_zero_initialised_crf_decodes_the_per_step_argmax():
+    crf, scores = LinearChainCRF(), emissions(seed=7)
+    tags = to_numpy(LinearChainCRF.decoded_tags(crf(scores)))
+    np.testing.assert_array_equal(tags, scores.argmax(-1))
+
+
+def test_gradients_are_finite_with_padding_and_missing_labels():
+    from keras_mtl import Task
+    from keras_mtl.models import MultiTaskModel
+
+    inputs = keras.Input((MASK.shape[1], 2))
+    masked = keras.layers.Masking(0.0)(inputs)
+    scores = keras.layers.Dense(NUM_TAGS, name="tag_emissions")(masked)
+    outputs = {"tag": LinearChainCRF(name="tag")(scores)}
+    task = Task("tag", NUM_TAGS, sequence=True, crf=True)
+    model = MultiTaskModel(inputs, outputs, tasks=[task])
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    x = np.random.default_rng(0).normal(size=MASK.shape + (2,)).astype("float32")
+    x[~MASK] = 0.0  # padding, including an empty sequence
+    labels = np.where(MASK, np.arange(MASK.shape[1]) % NUM_TAGS, -1)
+    labels[2] = -1
+    for _ in range(3):
+        logs = model.train_on_batch(x, {"tag": labels}, return_dict=True)
+    assert np.isfinite(logs["loss"]) and logs["loss"] > 0
+    for variable in model.trainable_variables:
+        assert np.isfinite(to_numpy(variable)).all()
+    assert np.abs(to_numpy(model.get_layer("tag").transitions)).max() > 0
+
+
+def test_mixed_precision_computes_in_float32():
+    keras.config.set_dtype_policy("mixed_float16")
+    crf = LinearChainCRF()
+    outputs = crf(emissions().astype("float16"), mask=MASK)
+    assert crf.transitions.dtype == "float32"
+    assert keras.backend.standardize_dtype(outputs.dtype) == "float32"
+    nll = crf.negative_log_likelihood(np.zeros(MASK.shape, "int32"), outputs)
+    assert keras.backend.standardize_dtype(nll.dtype) == "float32"
+    assert np.isfinite(to_numpy(nll)).all()
+
+
+def test_bad_emission_shape_is_refused():
+    with pytest.raises(ValueError, match="num_tags >= 2"):
+        LinearChainCRF()(np.zeros((2, 3)))
