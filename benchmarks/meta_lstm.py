@@ -5,8 +5,8 @@ builds every example's generated weight matrix `W(z_t)` of shape
 `(4 units, d + units)` at each step and multiplies it with `[x_t; h_{t-1}]`.
 `MetaLSTMCell` computes the same numbers factorised. Setting: batch 64,
 length 50, width 128 (inputs and units), with one task and with 16 tasks
-mixed in every batch (each example's P, Q, B gathered by its task, against
-computing all 16 and masking 15 away).
+mixed in every batch (the cell computes all 16 tasks' products and masks 15
+away; the alternative gathers each example's P, Q, B by its task).
 
     python -m benchmarks.meta_lstm [--quick] [--output FILE.json]
 """
@@ -49,19 +49,27 @@ class FullWeightMetaLSTMCell(MetaLSTMCell):
 
 
 @keras.saving.register_keras_serializable(package="keras_mtl_benchmarks")
-class MaskedTasksMetaLSTMCell(MetaLSTMCell):
-    """`MetaLSTMCell` computing every task's product and masking M − 1 away.
+class GatheredTasksMetaLSTMCell(MetaLSTMCell):
+    """`MetaLSTMCell` gathering each example's own `P`, `Q`, `B` by its task.
 
-    The earlier multi-task form: the meta vector `onehot(task) ⊗ z` of
-    width `M n_z` selects each example's task weights, so a step costs `M`
-    tasks' products. The baseline the gathered form is measured against.
+    A step then costs one task's product whatever `M` is, but every step
+    copies each example's weights out of the stacked ones: the alternative
+    the cell's compute-every-task-and-mask form is measured against.
     """
 
     def task_gates(self, v, z, code):
-        task_z = self.num_tasks * self.meta_vector_dim
-        return self.basic_gates(
-            v, ops.reshape(code[:, :, None] * z[:, None, :], (-1, task_z))
-        )
+        tasks, width = self.num_tasks, self.meta_vector_dim
+        task = ops.argmax(code, axis=-1)
+        z = z * ops.sum(code, axis=-1, keepdims=True)
+        q = ops.reshape(self.task_q, (-1, 4, tasks, width))
+        q = ops.take(ops.transpose(q, (2, 0, 1, 3)), task, axis=0)
+        p = ops.reshape(self.task_p, (4, tasks, width, self.units))
+        p = ops.take(ops.transpose(p, (1, 0, 2, 3)), task, axis=0)
+        b = ops.take(ops.reshape(self.task_b, (tasks, width, -1)), task, axis=0)
+        scaled = ops.einsum("bv,bvgk->bgk", v, q) * z[:, None, :]
+        gates = ops.einsum("bgk,bgku->bgu", scaled, p)
+        gates = ops.reshape(gates, (-1, 4 * self.units))
+        return gates + ops.einsum("bk,bku->bu", z, b)
 
 
 def _classifier(cell, length, width):
@@ -92,7 +100,7 @@ def _cells(num_tasks):
     if num_tasks == 1:
         cells["full_weight_meta_lstm"] = lambda: FullWeightMetaLSTMCell(**sizes)
     else:
-        cells["masked_tasks_meta_lstm"] = lambda: MaskedTasksMetaLSTMCell(
+        cells["gathered_tasks_meta_lstm"] = lambda: GatheredTasksMetaLSTMCell(
             num_tasks=num_tasks, **sizes
         )
     return cells
@@ -104,7 +112,7 @@ def run(quick=False, batch_size=64, task_counts=(1, 16)):
     For each task count M, `MetaLSTMCell` against `keras.layers.LSTMCell` of
     the same width on the same inputs (M > 1: with the task code appended,
     a batch mixing all tasks), and against the full-weight form (M = 1) or
-    the form that computes every task and masks (M > 1).
+    the form that gathers each example's task weights (M > 1).
     """
     repeats, warmup = (3, 1) if quick else (10, 3)
     rng = np.random.default_rng(0)

@@ -49,7 +49,7 @@ class TaskSplit(keras.layers.Layer):
                 keras.src.backend.set_keras_mask(part, part_mask)
         return parts
 
-    def compute_output_spec(self, inputs, task_id=None):
+    def compute_output_spec(self, inputs, task_id=None, mask=None):
         batch = inputs.shape[0]
         if task_id is None and batch is not None:
             batch = batch // self.num_tasks

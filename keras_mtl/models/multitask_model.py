@@ -79,20 +79,10 @@ class _MultiTaskModelBase(keras.Model):
         metrics="auto",
         **kwargs,
     ):
-        """Compiles the model; every task loss and metric skips missing labels.
+        """Compiles the tasks' masked losses and metrics.
 
-        Args:
-            optimizer: `"auto"` (Adam at the model's `learning_rate`) or any
-                Keras optimizer.
-            loss: `"auto"` (each task's own loss), one Keras loss for every
-                task, a list in task order, or a dict task name → loss (tasks
-                not named keep their own). Each is wrapped in `MaskedLoss`.
-            loss_weights: None (each task's `loss_weight`) or a dict task name
-                → weight (tasks not named keep theirs).
-            metrics: `"auto"` (each task's own metrics), a list given to every
-                task, or a dict task name → list (tasks not named keep
-                theirs). Each is wrapped in `MaskedMetric`.
-            **kwargs: Passed to `keras.Model.compile`.
+        `MultiTaskModel.compile` (which adds `weighting=`) documents the
+        arguments.
         """
         if isinstance(optimizer, str) and optimizer == "auto":
             optimizer = keras.optimizers.Adam(self.learning_rate)

@@ -28,6 +28,9 @@ COMMON_SPACE = {
     "num_layers": _int(1, 3),
     "dropout": _choice(0.0, 0.1, 0.3),
     "learning_rate": _log_float(1e-4, 1e-2),
+    # The task-weighting strategy: only "equal" unless `ranges` names more
+    # (e.g. `ranges={"weighting": ["equal", "uncertainty", "pcgrad"]}`).
+    "weighting": _choice("equal"),
 }
 
 
@@ -43,7 +46,10 @@ class MultiTaskHyperModel(kt.HyperModel):
     Args:
         tasks: list of `keras_mtl.Task`.
         ranges: dict hyperparameter name → list of values to search instead
-            of the default range. Defaults to the default ranges.
+            of the default range. Defaults to the default ranges. The
+            task-weighting strategy is searched when `ranges["weighting"]`
+            lists names of `keras_mtl.weighting.STRATEGIES` (by default
+            only `"equal"`).
         **builder_kwargs: Arguments passed to the builder as they are (e.g.
             `vocab_size`, `input_shape`, `seed`). Naming a searched
             hyperparameter here fixes it (recorded as `hp.Fixed`).

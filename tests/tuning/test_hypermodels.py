@@ -88,6 +88,27 @@ def test_random_search_two_trials(name, tmp_path):
         assert hp_name in best.hyperparameters.values
 
 
+def test_the_weighting_strategy_is_searched_when_ranges_name_it():
+    hypermodel = tuning.HardSharingHyperModel(
+        TASKS, input_shape=(6,), ranges={"weighting": ["uncertainty", "pcgrad"]}
+    )
+    drawn = set()
+    for seed in range(6):
+        hp = kt.HyperParameters()
+        hp.Choice(
+            "weighting",
+            ["uncertainty", "pcgrad"],
+            default=["uncertainty", "pcgrad"][seed % 2],
+        )
+        model = hypermodel.build(hp)
+        drawn.add(type(model.weighting).__name__)
+    assert drawn == {"Uncertainty", "PCGrad"}
+    default = tuning.HardSharingHyperModel(TASKS, input_shape=(6,))
+    hp = kt.HyperParameters()
+    assert type(default.build(hp).weighting).__name__ == "Equal"
+    assert hp.values["weighting"] == "equal"
+
+
 def test_builder_kwargs_fix_hyperparameters():
     hypermodel = tuning.SluiceHyperModel(
         TASKS, input_shape=(6,), units=8, num_subspaces=2, ranges={"num_layers": [1]}
