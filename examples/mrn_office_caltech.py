@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from tabulate import tabulate
 
-from keras_mtl.data.office_caltech import office_caltech, office_caltech_tasks
+from keras_mtl.data.office_caltech import office_caltech
 from keras_mtl.models.baselines import hard_sharing, single_task
 from keras_mtl.models.mrn import mrn, prior_layers
 from keras_mtl.models.sluice import cross_stitch
@@ -64,10 +64,9 @@ def task_accuracies(model, x, y):
 
 
 def run_one(name, build, fraction, seed, args):
-    (x, y), (x_test, y_test) = office_caltech(
-        fraction, seed=seed, features=args.features
-    )
-    tasks = office_caltech_tasks(features=args.features)
+    data = office_caltech(fraction, seed=seed, features=args.features)
+    (x, y), (x_test, y_test) = data.arrays("train"), data.arrays("test")
+    tasks = data.tasks
     model = build(
         tasks,
         input_shape=x.shape[1:],

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from tabulate import tabulate
 
-from keras_mtl.data.office_caltech import office_caltech, office_caltech_tasks
+from keras_mtl.data.office_caltech import office_caltech
 from keras_mtl.models.mrn import mrn
 from keras_mtl.task import Task
 
@@ -72,8 +72,9 @@ def planted_run(seed, **prior):
 
 
 def office_run(seed, steps=300, **prior):
-    (x, y), (x_test, y_test) = office_caltech(0.1, seed=seed)
-    tasks = office_caltech_tasks()
+    data = office_caltech(0.1, seed=seed)
+    (x, y), (x_test, y_test) = data.arrays("train"), data.arrays("test")
+    tasks = data.tasks
     model = mrn(
         tasks, input_shape=x.shape[1:], num_layers=0, dropout=0.3, seed=seed, **prior
     )

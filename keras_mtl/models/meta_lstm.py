@@ -3,7 +3,8 @@
 import keras
 import numpy as np
 
-from keras_mtl.arguments import check_bool
+from keras_mtl.arguments import check_bool, check_choice
+from keras_mtl.layers.last_step import LastStep
 from keras_mtl.layers.meta_lstm_cell import META_WEIGHTS, MetaLSTMCell
 from keras_mtl.layers.task_conditioning import TaskConditioning
 from keras_mtl.layers.task_routing import TaskRouting
@@ -14,6 +15,7 @@ from keras_mtl.models.network import MultiTaskNetwork, prepare, task_head
 from keras_mtl.task import Task
 
 SPEC_ARGUMENTS = ("input_shape", "vocab_size", "embedding_dim", "units", "num_layers")
+READOUTS = ("mean", "last")
 
 
 @keras.saving.register_keras_serializable(package="keras_mtl")
@@ -23,7 +25,7 @@ class MetaLSTMNetwork(MultiTaskNetwork):
     Every layer is a `keras.layers.RNN(MetaLSTMCell)`: a meta-LSTM (and its
     `W_z`) shared by all tasks generates, step by step, the weights of a
     basic LSTM whose factors `P`, `Q`, `B` are task-specific; each task has
-    its own output head (mean-pooled for sentence tasks, per step for
+    its own output head (pooled by `readout` for sentence tasks, per step for
     `sequence=True` tagging tasks).
 
     Inputs. The model takes the token array `(batch, time)` (0 = padding)
@@ -54,6 +56,10 @@ class MetaLSTMNetwork(MultiTaskNetwork):
         num_layers: int. Number of stacked Meta-LSTM layers. Defaults to `1`.
         bidirectional: bool. Wrap each layer in `keras.layers.Bidirectional`
             (concatenated, width `2 * units`). Defaults to `False`.
+        readout: `"mean"` (the mean over the unmasked steps) or `"last"`
+            (the state at the last unmasked step, the paper's read-out; not
+            with `bidirectional=True`): how sentence tasks read the last
+            layer's outputs. Defaults to `"mean"`.
         dropout: float. Input dropout of every layer. Defaults to `0.0`.
         recurrent_dropout: float. Dropout on `h_{t-1}`. Defaults to `0.0`.
         meta_trainable: bool. `False` freezes the meta-LSTMs and `W_z` (as
@@ -84,6 +90,7 @@ class MetaLSTMNetwork(MultiTaskNetwork):
         meta_units=32,
         meta_vector_dim=None,
         bidirectional=False,
+        readout="mean",
         dropout=0.0,
         recurrent_dropout=0.0,
         meta_trainable=True,
@@ -95,6 +102,13 @@ class MetaLSTMNetwork(MultiTaskNetwork):
     ):
         tasks = prepare(tasks, seed)
         check_bool(bidirectional, "bidirectional")
+        check_choice(readout, "readout", READOUTS)
+        if readout == "last" and bidirectional:
+            raise ValueError(
+                "readout='last' reads the final state of a left-to-right LSTM; "
+                "with bidirectional=True the backward direction ends at the "
+                "first step. Use readout='mean', or bidirectional=False."
+            )
         check_bool(meta_trainable, "meta_trainable")
         check_bool(embedding_trainable, "embedding_trainable")
         spec = EncoderSpec(
@@ -149,7 +163,7 @@ class MetaLSTMNetwork(MultiTaskNetwork):
                     rnn, backward_layer=backward, name=f"meta_lstm_{k}"
                 )
             x = rnn(x)
-        outputs = _task_outputs(tasks, x, task_id)
+        outputs = _task_outputs(tasks, x, task_id, readout)
         super().__init__(
             tensors,
             outputs,
@@ -204,16 +218,25 @@ class MetaLSTMNetwork(MultiTaskNetwork):
 MetaLSTMModel = MetaLSTMNetwork  # the name of earlier releases
 
 
-def _task_outputs(tasks, x, task_id):
+def _pool(x, readout, name):
+    if readout == "last":
+        return LastStep(name=name)(x)
+    return keras.layers.GlobalAveragePooling1D(name=name)(x)
+
+
+def _task_outputs(tasks, x, task_id, readout="mean"):
     """Each task's head on its part of the (routed) Meta-LSTM outputs."""
     if len(tasks) == 1:
-        return {tasks[0].name: task_head(tasks[0], x, True)}
+        task = tasks[0]
+        if task.sequence or readout == "mean":
+            return {task.name: task_head(task, x, True)}
+        return {task.name: task_head(task, _pool(x, readout, "pool"), False)}
     parts = {}
     if any(t.sequence for t in tasks):
         parts[True] = TaskSplit(len(tasks), name="task_split")(x, task_id)
     if not all(t.sequence for t in tasks):
         # Pooled before the split, while the padding mask is still attached.
-        pooled = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+        pooled = _pool(x, readout, "pool")
         parts[False] = TaskSplit(len(tasks), name="task_split_pooled")(pooled, task_id)
     return {
         t.name: task_head(t, parts[t.sequence][m], t.sequence)

@@ -165,7 +165,7 @@ class HardSharingHyperModel(MultiTaskHyperModel):
 
     >>> hypermodel = HardSharingHyperModel([Task("a", 3), Task("b")], input_shape=(8,))
     >>> hypermodel.searched()
-    ['units', 'num_layers', 'dropout', 'learning_rate']
+    ['units', 'num_layers', 'dropout', 'learning_rate', 'weighting']
     """
 
     builder = "keras_mtl.models.baselines:hard_sharing"

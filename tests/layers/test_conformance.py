@@ -98,6 +98,15 @@ class LayerConformanceTest(testing.TestCase):
             run_training_check=False,
         )
 
+    def test_last_step(self):
+        self.run_layer_test(
+            layers.LastStep,
+            init_kwargs={},
+            input_shape=(2, 4, 3),
+            expected_output_shape=(2, 3),
+            supports_masking=True,
+        )
+
     def test_task_split(self):
         self.run_layer_test(
             layers.TaskSplit,

@@ -121,6 +121,8 @@ def test_task_id_out_of_range_is_rejected():
         ({"meta_units": 0}, ValueError, "meta_units"),
         ({"num_layers": 0}, ValueError, "num_layers"),
         ({"bidirectional": "yes"}, TypeError, "bidirectional"),
+        ({"readout": "max"}, ValueError, "readout"),
+        ({"readout": "last", "bidirectional": True}, ValueError, "readout"),
         ({"vocab_size": None, "input_shape": (5,)}, ValueError, "input_shape"),
     ],
 )
@@ -187,3 +189,18 @@ def test_multi_output_data_through_tf_data():
     bad = dict(y, s0=np.full(24, 5))
     with pytest.raises(ValueError, match="s0"):
         model.fit(tf.data.Dataset.from_tensor_slices((tokens, bad)).batch(8), verbose=0)
+
+
+def test_last_readout_reads_each_sentence_at_its_last_token():
+    model = meta_lstm(TASKS, readout="last", seed=1, **SMALL)
+    assert model.get_config()["readout"] == "last"
+    x, y = stream()
+    history = model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    pooled = keras.Model(model.inputs, model.get_layer("pool").output)
+    states = keras.Model(model.inputs, model.get_layer("meta_lstm_1").output)
+    lengths = (x["tokens"] > 0).sum(axis=1)
+    # the routed batch holds one copy per task; with task ids, one
+    expected = to_numpy(states(x))[np.arange(8), lengths - 1]
+    assert_allclose(to_numpy(pooled(x)), expected, atol=1e-6)
+    assert_model_roundtrip(model, x)
