@@ -410,7 +410,7 @@ def _predicted(task, output):
     """A task's `predict` output: for a CRF task its int32 Viterbi tags."""
     if not task.crf:
         return output
-    return np.rint(np.asarray(output)[..., -1]).astype("int32")
+    return np.asarray(ops.convert_to_numpy(LinearChainCRF.decoded_tags(output)))
 
 
 @keras.saving.register_keras_serializable(package="keras_mtl")
