@@ -5,8 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 BACKENDS := tensorflow jax torch
 PYTEST_ARGS ?=
-# Two pytest workers where they help on 2 cores (torch's own threads make it slower).
-PARALLEL_BACKENDS := tensorflow jax
+# Two pytest workers on 2 cores (tests/conftest.py keeps torch to one thread each).
+PARALLEL_BACKENDS := tensorflow jax torch
 
 .PHONY: setup demo test lint format clean
 

@@ -1,7 +1,16 @@
 import os
 import sys
 
-import keras
+# Test shapes are tiny: compile time dominates on JAX (XLA's CPU backend
+# optimisations buy nothing here) and intra-op threads only contend with the
+# second pytest worker on torch. Set before the backends are imported.
+os.environ.setdefault(
+    "XLA_FLAGS",
+    "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true",
+)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import keras  # noqa: E402
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))

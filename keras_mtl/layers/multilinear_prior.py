@@ -17,23 +17,58 @@ _TASK_MODE_EPSILON = 1e-5
 def mode_products(w, p1=None, p2=None, p3=None):
     """`W ×1 p1 ×2 p2 ×3 p3` for `w (D1, D2, T)`; a `None` factor is skipped.
 
-    Each `p_k` is a symmetric `(D_k, D_k)` matrix; the product never forms a
-    Kronecker product: it costs `O(D1 D2 T (D1 + D2 + T))`.
+    Each `p_k` is a symmetric `(D_k, D_k)` matrix; `p1` may also be the
+    factors `(U, values, complement)` of a low-rank feature precision (see
+    `feature_factors`). The Kronecker product is never formed: `p3` and `p2`
+    act first, then `p1` as one `(D1, D1) @ (D1, D2·T)` product, or as two
+    `(D1, r)` products in factored form.
     """
     if p3 is not None:
         w = ops.einsum("ijt,tu->iju", w, p3)
     if p2 is not None:
         w = ops.einsum("ijt,jk->ikt", w, p2)
     if p1 is not None:
-        w = ops.einsum("ijt,ia->ajt", w, p1)
+        d1, d2, tasks = w.shape
+        w = ops.reshape(_feature_product(p1, ops.reshape(w, (d1, d2 * tasks))), w.shape)
     return w
 
 
-def _gram(w, mode, p1=None, p2=None, p3=None):
-    """`W_(k) (⊗ of the other two precisions) W_(k)ᵀ` for mode `k` in 0, 1, 2."""
+def _feature_product(p1, matrix):
+    """`Ω1 @ matrix`; `p1` dense or `(U, values, complement)`.
+
+    Factored: `Ω1 = a I + U diag(values − a) Uᵀ` (the eigenvalues `values` on
+    the orthonormal columns of U, `a` on their complement), so the product
+    costs `2 D1 r K` instead of `D1² K`.
+    """
+    if not isinstance(p1, (list, tuple)):
+        return ops.matmul(p1, matrix)
+    basis, values, complement = p1
+    core = ops.matmul(ops.transpose(basis), matrix)
+    core = ops.expand_dims(values - complement, 1) * core
+    return complement * matrix + ops.matmul(basis, core)
+
+
+def tensor_normal_prior(w, p1, p2, p3, weight):
+    """`½ · weight · vec(W)ᵀ (Ω3 ⊗ Ω2 ⊗ Ω1) vec(W)`, differentiable in `w`.
+
+    `M = W ×1 Ω1 ×2 Ω2 ×3 Ω3` is computed once, without gradient; the
+    returned `weight · (⟨W, M⟩ − ½ ⟨W, M⟩|stop)` has the prior's value and,
+    the Ω being symmetric, its exact gradient `weight · M`, so the backward
+    pass does not repeat the mode products.
+    """
+    fixed = ops.stop_gradient(w)
+    inner = ops.sum(w * mode_products(fixed, p1, p2, p3))
+    return weight * (inner - 0.5 * ops.stop_gradient(inner))
+
+
+def _gram(w, mode, p1=None, p2=None, p3=None, other=None):
+    """`W_(k) (⊗ of the other two precisions) other_(k)ᵀ` for mode `k` in 0, 1, 2.
+
+    `other` defaults to `w`.
+    """
     weighted = mode_products(w, p1, p2, p3)
     spec = {0: "ijt,ajt->ia", 1: "ijt,iat->ja", 2: "ijt,ija->ta"}[mode]
-    return ops.einsum(spec, weighted, w)
+    return ops.einsum(spec, weighted, w if other is None else other)
 
 
 def _symmetric_eigh(matrix):
@@ -42,7 +77,13 @@ def _symmetric_eigh(matrix):
 
 
 def _from_eigen(values, vectors):
-    return ops.matmul(vectors * ops.expand_dims(values, 0), ops.transpose(vectors))
+    matrix = ops.matmul(vectors * ops.expand_dims(values, 0), ops.transpose(vectors))
+    return 0.5 * (matrix + ops.transpose(matrix))
+
+
+def uses_feature_factors(d1, d2, tasks):
+    """Whether Ω1 is kept factored: `2 · D2 · T < D1` (see `feature_factors`)."""
+    return 2 * d2 * tasks < d1
 
 
 def normalized_covariance(gram, count, epsilon, rescale=True):
@@ -68,6 +109,56 @@ def normalized_covariance(gram, count, epsilon, rescale=True):
     values, vectors = _symmetric_eigh(covariance)
     values = ops.maximum(values, epsilon)
     return _from_eigen(values, vectors), _from_eigen(1.0 / values, vectors)
+
+
+def feature_factors(w, p2, p3, epsilon):
+    """The flip-flop Σ1 update as the factors of its inverse, without `D1 × D1` work.
+
+    `G1 = W_(1) (Ω3 ⊗ Ω2) W_(1)ᵀ` has rank `r ≤ D2·T`: with the thin QR
+    `W_(1) = Q R`, `G1 = Q (R K Rᵀ) Qᵀ` (`K = Ω3 ⊗ Ω2`, applied by mode
+    products), and the eigenpairs `(λ, P)` of the `r × r` core give those of
+    G1: eigenvectors `U = Q P`, eigenvalues λ, and 0 on the complement of
+    U. So `Σ1 = c (G1 / (D2 T) + εI)`, `c = D1 / (tr G1 / (D2 T) + D1 ε)`
+    (trace = D1), has eigenvalues `max(c (λ / (D2 T) + ε), ε)` on U and
+    `max(c ε, ε)` on the complement, exactly as `normalized_covariance`
+    computes them from the dense matrix, and its inverse is (Woodbury)
+    `Ω1 = a I + U diag(1/s − a) Uᵀ` with `s` those eigenvalues and `a` the
+    complement's inverse.
+
+    Args:
+        w: float32 `(D1, D2, T)`.
+        p2, p3: the current class and task precisions.
+        epsilon: float. Ridge ε.
+
+    Returns:
+        `(U (D1, r), values (r,), complement ())`, `r = D2·T`: the precision
+        eigenvalues on U's columns and on their complement.
+    """
+    d1, d2, tasks = w.shape
+    rank = d2 * tasks
+    q, r = ops.qr(ops.reshape(w, (d1, rank)), mode="reduced")
+    weighted = ops.reshape(
+        mode_products(ops.reshape(r, (rank, d2, tasks)), None, p2, p3), (rank, rank)
+    )
+    eigenvalues, vectors = _symmetric_eigh(ops.matmul(weighted, ops.transpose(r)))
+    scale = d1 / (ops.sum(eigenvalues) / rank + d1 * epsilon)
+    values = ops.maximum(scale * (eigenvalues / rank + epsilon), epsilon)
+    complement = ops.maximum(scale * epsilon, epsilon)
+    return ops.matmul(q, vectors), 1.0 / values, 1.0 / complement
+
+
+def _factored_gram(residual, projected, mode, factors, p_other):
+    """`_gram(w, mode, Ω1, ...)` for a factored Ω1 = a (I − UUᵀ) + U diag(values) Uᵀ:
+    `a · gram(W − U V) + gram(V)` (V weighted by `values`), from
+    `projected = V = W ×1 Uᵀ` and `residual = W − U V`. The complement's
+    term is formed from the residual, not as `a · gram(W) − a · gram(V)`,
+    which would cancel when `a` is large and W lies near U's span."""
+    _, values, complement = factors
+    scaled = ops.reshape(values, (-1, 1, 1)) * projected
+    others = {1: (None, p_other), 2: (p_other, None)}[mode]
+    return complement * _gram(residual, mode, None, *others) + _gram(
+        scaled, mode, None, *others, other=projected
+    )
 
 
 def task_only_precision(w, epsilon=_TASK_MODE_EPSILON):
@@ -96,7 +187,7 @@ def task_only_precision(w, epsilon=_TASK_MODE_EPSILON):
     return covariance, precision
 
 
-def flip_flop(w, precisions, epsilon, task_scale="mle"):
+def flip_flop(w, precisions, epsilon, task_scale="mle", factored=False):
     """One round of MRN's flip-flop covariance updates (Long et al. 2017, Sec. 3.3).
 
     Σ1 is re-estimated with the current Ω2, Ω3; then Σ2 with the new Ω1 and
@@ -108,21 +199,39 @@ def flip_flop(w, precisions, epsilon, task_scale="mle"):
 
     Args:
         w: float32 tensor `(D1, D2, T)`.
-        precisions: `(Ω1, Ω2, Ω3)`, the current precisions.
+        precisions: `(Ω1, Ω2, Ω3)`, the current precisions (Ω1 is unused).
         epsilon: float. Ridge ε.
         task_scale: `"mle"` or `"trace"`.
+        factored: bool. Return Ω1 as the factors of `feature_factors`
+            (exact, cheaper when `D2·T` is well below D1) instead of
+            `(Σ1, Ω1)`.
 
     Returns:
-        `(Σ1, Ω1, Σ2, Ω2, Σ3, Ω3)`.
+        `(Σ1, Ω1, Σ2, Ω2, Σ3, Ω3)`, or `(U, values, complement, Σ2, Ω2, Σ3,
+        Ω3)` when `factored`.
     """
     d1, d2, t = w.shape
     _, p2, p3 = precisions
-    c1, p1 = normalized_covariance(_gram(w, 0, None, p2, p3), d2 * t, epsilon)
-    c2, p2 = normalized_covariance(_gram(w, 1, p1, None, p3), d1 * t, epsilon)
+    if factored:
+        feature = p1 = feature_factors(w, p2, p3, epsilon)
+        matrix = ops.reshape(w, (d1, d2 * t))
+        projected = ops.matmul(ops.transpose(p1[0]), matrix)
+        residual = ops.reshape(matrix - ops.matmul(p1[0], projected), w.shape)
+        projected = ops.reshape(projected, (-1, d2, t))
+        gram2 = _factored_gram(residual, projected, 1, p1, p3)
+    else:
+        c1, p1 = normalized_covariance(_gram(w, 0, None, p2, p3), d2 * t, epsilon)
+        feature = (c1, p1)
+        gram2 = _gram(w, 1, p1, None, p3)
+    c2, p2 = normalized_covariance(gram2, d1 * t, epsilon)
+    if factored:
+        gram3 = _factored_gram(residual, projected, 2, p1, p2)
+    else:
+        gram3 = _gram(w, 2, p1, p2, None)
     c3, p3 = normalized_covariance(
-        _gram(w, 2, p1, p2, None), d1 * d2, epsilon, rescale=task_scale == "trace"
+        gram3, d1 * d2, epsilon, rescale=task_scale == "trace"
     )
-    return c1, p1, c2, p2, c3, p3
+    return (*feature, c2, p2, c3, p3)
 
 
 def _task_initializer(initializer, task):
@@ -173,7 +282,14 @@ class MultilinearPriorLayer(keras.layers.Layer):
     with mode products (the Kronecker product is never formed). The
     covariances and their inverses Ω are non-trainable float32 weights,
     refreshed every `update_every` training steps by the flip-flop updates
-    (each rescaled to trace = its dimension; inverses via `eigh`). The
+    (each rescaled to trace = its dimension; inverses via `eigh`). When
+    `2 · units · num_tasks < D1` the estimate of Σ1 from the one sample W has
+    rank `r = units · num_tasks` well below D1, and Ω1 is kept exactly as
+    `a I + U diag(values − a) Uᵀ` (`U` its `D1 × r` eigenvectors, Woodbury;
+    see `feature_factors`): a refresh then costs no `D1 × D1` work and the
+    prior `2 D1 r D2 T` multiply-adds instead of `D1² D2 T`. The prior's
+    gradient is `prior_weight · W ×1 Ω1 ×2 Ω2 ×3 Ω3`, formed in the forward
+    pass (`tensor_normal_prior`). The
     refresh runs inside `call(training=True)` with a step counter and
     `ops.cond`, so it works inside `model.fit` on every backend (JAX's
     stateless training included). Until the first refresh all Σ are `I`.
@@ -319,16 +435,32 @@ class MultilinearPriorLayer(keras.layers.Layer):
                 shape=(self.num_tasks, self.units),
                 initializer=self.bias_initializer,
             )
-        dims = {
-            "feature": self.input_width,
-            "class": self.units,
-            "task": self.num_tasks,
-        }
-        kinds = dims if self.covariances == "all" else {"task": self.num_tasks}
+        d1, d2, tasks = self.input_width, self.units, self.num_tasks
+        self.factored = self.covariances == "all" and uses_feature_factors(
+            d1, d2, tasks
+        )
+        if self.covariances == "task":
+            shapes = {}
+        elif self.factored:
+            # Ω1 = a I + U diag(values − a) Uᵀ; starts at I (values = a = 1).
+            shapes = {
+                "feature_eigenvectors": ((d1, d2 * tasks), "identity"),
+                "feature_precision_eigenvalues": ((d2 * tasks,), "ones"),
+                "feature_complement_precision": ((), "ones"),
+            }
+        else:
+            shapes = {
+                "feature_covariance": ((d1, d1), "identity"),
+                "feature_precision": ((d1, d1), "identity"),
+            }
+        dims = {"class": d2, "task": tasks} if self.covariances == "all" else {}
+        dims = dims or {"task": tasks}
+        for kind, dim in dims.items():
+            for role in ("covariance", "precision"):
+                shapes[f"{kind}_{role}"] = ((dim, dim), "identity")
         self._statistics = [
-            self._statistic(f"{kind}_{role}", (dim, dim))
-            for kind, dim in kinds.items()
-            for role in ("covariance", "precision")
+            self._statistic(name, shape, initializer)
+            for name, (shape, initializer) in shapes.items()
         ]
         self.steps_since_update = self._statistic("steps_since_update", (), "zeros")
 
@@ -369,15 +501,13 @@ class MultilinearPriorLayer(keras.layers.Layer):
         w = ops.cast(kernel, "float32")
         precisions = self._refreshed_precisions(w, training)
         if self.prior_weight:
-            self.add_loss(
-                self.prior_weight * 0.5 * ops.sum(w * mode_products(w, *precisions))
-            )
+            self.add_loss(tensor_normal_prior(w, *precisions, self.prior_weight))
         return tuple(ops.unstack(y, num=self.num_tasks, axis=0))
 
     def _refreshed_precisions(self, w, training):
         """Counts a training step, refreshes the statistics when due, and
         returns the precisions `(Ω1, Ω2, Ω3)` to use (Ω1 = Ω2 = None in task
-        mode)."""
+        mode; Ω1 the factors `(U, values, complement)` when factored)."""
         values = tuple(v.value for v in self._statistics)
         if training:
             step = ops.mod(
@@ -393,13 +523,18 @@ class MultilinearPriorLayer(keras.layers.Layer):
                 variable.assign(value)
         if self.covariances == "task":
             return None, None, values[1]
-        return values[1], values[3], values[5]
+        feature = tuple(values[:3]) if self.factored else values[1]
+        return feature, values[-3], values[-1]
 
     def _updated(self, w, values):
         if self.covariances == "task":
             return task_only_precision(w)
         return flip_flop(
-            w, (values[1], values[3], values[5]), self.epsilon, self.task_scale
+            w,
+            (None, values[-3], values[-1]),
+            self.epsilon,
+            self.task_scale,
+            factored=self.factored,
         )
 
     def compute_output_shape(self, input_shape):
@@ -414,15 +549,31 @@ class MultilinearPriorLayer(keras.layers.Layer):
         """A refreshed statistic as numpy, e.g. `"task_precision"`.
 
         Names: `{feature,class,task}_{covariance,precision}` (only `task_*` in
-        `covariances="task"` mode).
+        `covariances="task"` mode). When Ω1 is factored (`2·units·num_tasks
+        < D1`) the layer holds `feature_eigenvectors`,
+        `feature_precision_eigenvalues` and `feature_complement_precision`,
+        and the dense `feature_*` matrices are formed from them here.
         """
         for variable in self._statistics:
             if variable.name == name:
                 return np.asarray(ops.convert_to_numpy(variable), dtype="float32")
+        if self.factored and name in ("feature_covariance", "feature_precision"):
+            return self._dense_feature_statistic(name == "feature_precision")
         raise ValueError(
             f"Unknown statistic {name!r}. Available: "
             f"{[v.name for v in self._statistics]}"
         )
+
+    def _dense_feature_statistic(self, precision):
+        basis, values, complement = (
+            np.asarray(ops.convert_to_numpy(v), dtype="float64")
+            for v in self._statistics[:3]
+        )
+        if not precision:
+            values, complement = 1.0 / values, 1.0 / complement
+        dense = complement * np.eye(basis.shape[0])
+        dense += (basis * (values - complement)) @ basis.T
+        return dense.astype("float32")
 
     def task_covariance(self):
         """The task covariance Σ3 as a numpy array `(T, T)`."""

@@ -27,6 +27,8 @@ REQUIRED = (
 )
 
 
+# The benchmarks run on the device backends (JAX, torch; no TensorFlow there).
+@pytest.mark.backends("jax", "torch")
 def test_quick_run_writes_the_records_of_api_md(tmp_path):
     output = tmp_path / "bench.json"
     backend = keras.backend.backend()

@@ -50,6 +50,7 @@ def test_records_from_child_turns_exit_statuses_into_skip_and_error(tmp_path):
         timing.records_from_child(failing, "torch", False, None)
 
 
+@pytest.mark.backends("jax", "torch")  # the device backends
 def test_keras_side_of_the_peer_times_every_builder():
     speeds = libmtl_peer.keras_side(quick=True, batch_size=8)
     assert set(speeds) == set(libmtl_peer.BUILDERS)

@@ -24,28 +24,34 @@ def kron_prior(w, p1, p2, p3, weight):
     return 0.5 * weight * vec @ np.kron(p3, np.kron(p2, p1)) @ vec
 
 
-def closed_form_cov(gram, count, eps, rescale=True):
+def closed_form_cov(gram, count, eps, rescale=True, floor=False):
+    """`gram / count + εI` (trace = dim), its inverse; `floor`: eigenvalues ≥ ε."""
     dim = gram.shape[0]
     cov = gram / count + eps * np.eye(dim)
     if rescale:
         cov = cov * dim / np.trace(cov)
-    return cov, np.linalg.inv(cov)
+    if not floor:
+        return cov, np.linalg.inv(cov)
+    values, vectors = np.linalg.eigh(cov)
+    values = np.maximum(values, eps)
+    return (vectors * values) @ vectors.T, (vectors / values) @ vectors.T
 
 
-def flip_flop_numpy(w, p2, p3, eps, task_scale="mle"):
+def flip_flop_numpy(w, p2, p3, eps, task_scale="mle", floor=False):
     d1, d2, t = w.shape
     w = w.astype("float64")
     c1, p1 = closed_form_cov(
-        unfold(w, 0) @ np.kron(p3, p2) @ unfold(w, 0).T, d2 * t, eps
+        unfold(w, 0) @ np.kron(p3, p2) @ unfold(w, 0).T, d2 * t, eps, floor=floor
     )
     c2, p2 = closed_form_cov(
-        unfold(w, 1) @ np.kron(p3, p1) @ unfold(w, 1).T, d1 * t, eps
+        unfold(w, 1) @ np.kron(p3, p1) @ unfold(w, 1).T, d1 * t, eps, floor=floor
     )
     c3, p3 = closed_form_cov(
         unfold(w, 2) @ np.kron(p2, p1) @ unfold(w, 2).T,
         d1 * d2,
         eps,
         rescale=task_scale == "trace",
+        floor=floor,
     )
     return {"feature": (c1, p1), "class": (c2, p2), "task": (c3, p3)}
 
@@ -277,6 +283,107 @@ def test_save_load_keeps_weights_and_precisions():
         assert before.name == after.name
         np.testing.assert_array_equal(to_numpy(before), to_numpy(after))
     assert not np.allclose(restored.statistic("feature_precision"), np.eye(4))
+
+
+def kron_gradient(w, p1, p2, p3, weight):
+    """The gradient of `kron_prior` in W: λ (Ω3 ⊗ Ω2 ⊗ Ω1) vec(W), as (D1, D2, T)."""
+    vec = w.reshape(-1, order="F").astype("float64")
+    grad = weight * np.kron(p3, np.kron(p2, p1)) @ vec
+    return grad.reshape(w.shape, order="F")
+
+
+def test_factored_prior_and_updates_equal_the_explicit_kronecker_form():
+    # 2·D2·T = 12 < D1 = 16: Ω1 is kept as a I + U diag(values − a) Uᵀ.
+    d1, d2, tasks, eps, weight, lr = 16, 2, 3, 1e-3, 0.3, 0.1
+    rng = np.random.default_rng(7)
+    layer = MultilinearPriorLayer(
+        d2, tasks, prior_weight=weight, update_every=2, epsilon=eps, use_bias=False
+    )
+    inputs = keras.Input((d1,))
+    outputs = layer(inputs)
+    model = keras.Model(inputs, {f"t{i}": o for i, o in enumerate(outputs)})
+    # zero-weighted data losses: an SGD step is exactly −lr · ∇prior
+    names = [f"t{i}" for i in range(tasks)]
+    model.compile(
+        keras.optimizers.SGD(lr),
+        {n: "mse" for n in names},
+        loss_weights={n: 0.0 for n in names},
+    )
+    assert layer.factored and not any(
+        v.name == "feature_precision" for v in layer.weights
+    )
+    initial = [to_numpy(v) for v in layer.non_trainable_weights]
+    x = rng.normal(size=(4, d1)).astype("float32")
+    y = {n: np.zeros((4, d2), "float32") for n in names}
+
+    def step():
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+        return to_numpy(layer.kernel).astype("float64")
+
+    # ε-floor active on Ω1's complement / inactive / rank-deficient W (equal slices)
+    for scale, shared in [(1.0, False), (0.01, False), (1.0, True)]:
+        for v, value in zip(layer.non_trainable_weights, initial):
+            v.assign(value)  # Σ = I, step counter 0
+        kernel = scale * rng.normal(size=(d1, d2, tasks))
+        if shared:
+            kernel[..., 1:] = kernel[..., :1]
+        kernel = kernel.astype("float32")
+        p2, p3 = random_spd(d2), random_spd(tasks)
+        layer.kernel.assign(kernel)
+        variable(layer, "class_precision").assign(p2)
+        variable(layer, "task_precision").assign(p3)
+        # step 1: no refresh, Ω1 = I
+        first = step()
+        expected = kernel - lr * kron_gradient(kernel, np.eye(d1), p2, p3, weight)
+        assert_allclose(first, expected, atol=1e-5 * scale, rtol=1e-5)
+        # step 2: the flip-flop refresh from (Ω2, Ω3), then the step with it
+        second = step()
+        refreshed = flip_flop_numpy(first, p2, p3, eps, floor=True)
+        for kind, (cov, prec) in refreshed.items():
+            for role, value in (("covariance", cov), ("precision", prec)):
+                assert_allclose(
+                    layer.statistic(f"{kind}_{role}"),
+                    value,
+                    atol=1e-5 * np.abs(value).max(),
+                    rtol=1e-4,
+                )
+        omegas = [refreshed[k][1] for k in ("feature", "class", "task")]
+        # float32 rounding of Ω1 W is relative to max|Ω1| · max|W| (up to 1/ε);
+        # at the refresh W lies in U's span, where a float32 U is least exact;
+        # with equal slices Σ1, Σ3 are singular up to ε: float32 can't tell
+        if not shared:
+            size = weight * np.abs(omegas[0]).max() * np.abs(first).max()
+            gradient = kron_gradient(first, *omegas, weight)
+            assert_allclose(
+                (first - second) / lr, gradient, atol=1e-4 * size, rtol=1e-4
+            )
+        # step 3, no refresh: the cached factors on a W with components outside U
+        other = rng.normal(size=(d1, d2, tasks)).astype("float32")
+        layer.kernel.assign(other)
+        layer(x)
+        expected = kron_prior(other, *omegas, weight)
+        assert_allclose(layer.losses[0], expected, rtol=1e-4)
+        third = step()
+        gradient = kron_gradient(other, *omegas, weight)
+        atol = 1e-4 * np.abs(gradient).max()
+        assert_allclose((other - third) / lr, gradient, atol=atol, rtol=1e-4)
+
+
+def test_factored_layer_fits_and_round_trips():
+    layer = MultilinearPriorLayer(2, 3, update_every=2, prior_weight=0.1, name="mrn")
+    model = _one_step_model(layer, 16)
+    x = RNG.normal(size=(8, 16)).astype("float32")
+    y = {f"t{i}": RNG.normal(size=(8, 2)).astype("float32") for i in range(3)}
+    history = model.fit(x, y, batch_size=2, epochs=1, verbose=0)  # 2 refreshes
+    assert layer.factored and np.isfinite(history.history["loss"]).all()
+    precision = layer.statistic("feature_precision")
+    assert not np.allclose(precision, np.eye(16))
+    # the dense readouts are inverses (to float32 accuracy of the factors)
+    assert np.abs(precision @ layer.feature_covariance() - np.eye(16)).max() < 1e-2
+    restored = assert_model_roundtrip(model, x).get_layer("mrn")
+    for before, after in zip(layer.weights, restored.weights):
+        assert before.name == after.name
+        np.testing.assert_array_equal(to_numpy(before), to_numpy(after))
 
 
 def test_config_roundtrip():
