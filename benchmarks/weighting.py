@@ -7,6 +7,11 @@ robust to a shared machine). `ratio` is examples/s against `equal` (below
 1: slower); `step_ratio` = 1 / ratio, the cost of a step in `equal` steps.
 Targets (issue): loss-based strategies within 10 % of `equal`
 (`step_ratio <= 1.1`), gradient-based ones at most (M + 1)× (`<= 5` here).
+Every gradient-based strategy is timed twice: with per-task gradients of
+the shared parameters (the default) and with `rep_grad=True` (per-task
+gradients of the shared representation, one backward pass through the
+shared layers); the records carry `rep_grad`, and the summary line states
+the `rep_grad` figure (its mean `step_ratio` against the default's).
 
     KERAS_BACKEND=jax python -m benchmarks.weighting [--quick] [--output weighting.json]
 """
@@ -24,7 +29,7 @@ from benchmarks.timing import (
 )
 from keras_mtl.models.hard_sharing import HardSharingNetwork
 from keras_mtl.task import Task
-from keras_mtl.weighting import STRATEGIES
+from keras_mtl.weighting import STRATEGIES, get
 
 NUM_TASKS = 4
 
@@ -49,6 +54,19 @@ def _model(tasks, weighting, width, features):
     return model
 
 
+def _variants(strategies):
+    """(label, strategy) pairs: each strategy, then each gradient-based one
+    again with `rep_grad=True`."""
+    names = strategies or [s for s in STRATEGIES if s != "equal"]
+    pairs = [(f"weighting={name}", get(name)) for name in names]
+    for name in names:
+        strategy = get(name)
+        if strategy.needs_gradients:
+            config = {**strategy.get_config(), "rep_grad": True}
+            pairs.append((f"weighting={name}(rep_grad)", type(strategy)(**config)))
+    return pairs
+
+
 def run(quick=False, batch_size=64, strategies=None):
     """Records of every strategy (or those named) against `equal`."""
     repeats, rounds = schedule(quick)
@@ -57,8 +75,8 @@ def run(quick=False, batch_size=64, strategies=None):
     x, y = _data(tasks, batch_size, features)
     setup = f"mlp(T={NUM_TASKS},units={width},layers=3)"
     records = []
-    for name in strategies or [s for s in STRATEGIES if s != "equal"]:
-        model = _model(tasks, name, width, features)
+    for label, strategy in _variants(strategies):
+        model = _model(tasks, strategy, width, features)
         baseline = _model(tasks, "equal", width, features)
         speeds = compare(model, baseline, x, y, batch_size, repeats, rounds)
         train, step, _ = speeds["model"]
@@ -66,7 +84,7 @@ def run(quick=False, batch_size=64, strategies=None):
         gradient_based = model.weighting.needs_gradients
         records.append(
             record(
-                f"weighting={name}",
+                label,
                 "weighting=equal",
                 batch_size,
                 train,
@@ -76,10 +94,17 @@ def run(quick=False, batch_size=64, strategies=None):
                 baseline_step_ms=1000 * base_step,
                 step_ratio=base_train / train,
                 kind="gradient" if gradient_based else "loss",
+                rep_grad=bool(getattr(strategy, "rep_grad", False)),
                 target_step_ratio=NUM_TASKS + 1.0 if gradient_based else 1.1,
                 peak_rss_mb=peak_rss_mb(),
             )
         )
+    plain = {r["model"]: r["step_ratio"] for r in records if not r["rep_grad"]}
+    for r in records:
+        if r["rep_grad"]:
+            default = plain.get(r["model"].replace("(rep_grad)", ""))
+            if default:  # the rep_grad step in steps of the default's
+                r["step_ratio_vs_parameter_gradients"] = r["step_ratio"] / default
     return records
 
 
@@ -95,7 +120,25 @@ def main(argv=None):
             ],
         )
     )
+    print(rep_grad_summary(records))
     write_json(records, args.output)
+
+
+def rep_grad_summary(records):
+    """The `rep_grad` figure: mean step ratios of the gradient strategies."""
+    gradient = [r for r in records if r["kind"] == "gradient"]
+    by_mode = {
+        mode: [r["step_ratio"] for r in gradient if r["rep_grad"] is mode]
+        for mode in (False, True)
+    }
+    if not by_mode[True] or not by_mode[False]:
+        return "No gradient-based strategy timed with and without rep_grad."
+    plain, rep = (float(np.mean(by_mode[mode])) for mode in (False, True))
+    return (
+        f"Gradient-based strategies, mean step ratio vs equal: {plain:.2f}x with "
+        f"shared-parameter gradients, {rep:.2f}x with rep_grad=True "
+        f"(max {max(by_mode[True]):.2f}x)."
+    )
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def parse_args(argv=None):
 
 def concat_tests(data, domains):
     """All test sets of `domains` as one `(x, labels)` (one predict call)."""
-    parts = [data["test"][d] for d in domains]
+    parts = [data.arrays("test", task=d) for d in domains]
     x = {k: np.concatenate([p[0][k] for p in parts]) for k in parts[0][0]}
     labels = np.concatenate([p[1][d] for p, d in zip(parts, domains)])
     return x, labels
@@ -72,11 +72,11 @@ def subset(x, y, rows, task_names):
 
 
 def run_seed(data, args, seed):
-    tasks, domains = data["tasks"], [t.name for t in data["tasks"]]
-    x, y = data["train"]
+    tasks, domains = data.tasks, [t.name for t in data.tasks]
+    x, y = data.arrays("train")
     x_test, labels = concat_tests(data, domains)
     common = dict(
-        vocab_size=len(data["vocabulary"]),
+        vocab_size=data.vocab_size,
         embedding_dim=args.embedding_dim,
         units=args.units,
         seed=seed,
@@ -118,8 +118,8 @@ def single_task_runs(data, common, fit):
     One compiled model is reused (re-initialised weights and optimizer
     state for every domain) so that the 16 runs share one compilation.
     """
-    x, y = data["train"]
-    x_test, y_test = concat_tests(data, [t.name for t in data["tasks"]])
+    x, y = data.arrays("train")
+    x_test, y_test = concat_tests(data, [t.name for t in data.tasks])
     model = single_task(
         [Task("domain", num_classes=2)], encoder="lstm", num_layers=1, **common
     )
@@ -129,7 +129,7 @@ def single_task_runs(data, common, fit):
     # would set the learning rate to 0 and leave every domain untrained).
     initial_state = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
     scores = {}
-    for m, task in enumerate(data["tasks"]):
+    for m, task in enumerate(data.tasks):
         model.set_weights(initial)
         for variable, value in zip(model.optimizer.variables, initial_state):
             variable.assign(value)
@@ -144,10 +144,10 @@ def single_task_runs(data, common, fit):
 
 def transfer(data, args, seed, common, fit):
     """Meta part on 15 domains; the held-out one trains only its own weights."""
-    domains = [t.name for t in data["tasks"]]
+    domains = [t.name for t in data.tasks]
     held = domains.index(args.held_out)
-    x, y = data["train"]
-    others = [t for t in data["tasks"] if t.name != args.held_out]
+    x, y = data.arrays("train")
+    others = [t for t in data.tasks if t.name != args.held_out]
     keep = x["task_id"] != held
     x15, y15 = subset(x, y, keep, [t.name for t in others])
     x15["task_id"] = x15["task_id"] - (x15["task_id"] > held)  # re-index 0..14
@@ -156,7 +156,7 @@ def transfer(data, args, seed, common, fit):
     meta15.fit(x15, y15, **fit)
     rows = x["task_id"] == held
     x_new, y_new = x["tokens"][rows], y[args.held_out][rows]
-    x_test, y_test = data["test"][args.held_out]
+    x_test, y_test = data.arrays("test", task=args.held_out)
     new_task = Task(args.held_out, num_classes=2)
     tuned = dict(fit, epochs=args.transfer_epochs)
     out = {}
@@ -199,7 +199,7 @@ def summary(runs, domains):
 def main(argv=None):
     args = parse_args(argv)
     data = fdu_mtl(max_length=args.max_length, vocab_size=args.vocab_size)
-    domains = [t.name for t in data["tasks"]]
+    domains = [t.name for t in data.tasks]
     runs = []
     for seed in args.seeds:
         start = time.time()

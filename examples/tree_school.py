@@ -14,7 +14,7 @@ import json
 import numpy as np
 from tabulate import tabulate
 
-from keras_mtl.data.school import school, school_tasks
+from keras_mtl.data.school import school
 from keras_mtl.models.baselines import hard_sharing
 from keras_mtl.models.tree import tree
 from keras_mtl.plotting import plot_tree_dendrogram
@@ -42,7 +42,9 @@ def multi_output_predictions(model, x, ids):
 
 
 def one_split(seed, epochs):
-    (x, y, ids), (xt, yt, idst) = school(seed=seed, return_task_ids=True)
+    data = school(seed=seed)
+    (x, y), (xt, yt) = data.arrays("train"), data.arrays("test")
+    ids, idst = data.task_ids["train"], data.task_ids["test"]
     y_flat, yt_flat = labels(y, ids), labels(yt, idst)
     mu, sd = y_flat.mean(), y_flat.std()
     y_std = {k: (v - mu) / sd for k, v in y.items()}
@@ -53,7 +55,7 @@ def one_split(seed, epochs):
         pred[idst == t] = xt[idst == t] @ w
     results["single-task ridge"] = scores(pred, yt_flat, idst)
     results["pooled ridge"] = scores(xt @ ridge(x, y_flat, 1.0), yt_flat, idst)
-    tasks = school_tasks()
+    tasks = data.tasks
     model = hard_sharing(
         tasks, input_shape=(28,), units=32, num_layers=1, learning_rate=3e-3, seed=seed
     )

@@ -27,7 +27,10 @@ def load_data(args):
     if name == "conll2000":
         return data.conll2000(max_train_sentences=limit or args.max_train_sentences)
     if name == "fdu_mtl":
-        return data.fdu_mtl(max_length=100, vocab_size=10_000)
+        from keras_mtl.data.fdu_mtl import DOMAINS
+
+        domains = None if args.max_tasks is None else DOMAINS[: args.max_tasks]
+        return data.fdu_mtl(domains, max_length=100, vocab_size=10_000)
     if name == "office_caltech":
         return data.office_caltech(seed=args.seed)
     if name == "school":
@@ -41,6 +44,31 @@ def load_data(args):
     raise ValueError(
         f"`--data` must be one of {DATASETS} or a file read with `--columns` "
         f"(CoNLL-style columns) or `--inputs`/`--labels` (CSV). Received: {name!r}"
+    )
+
+
+def first_tasks(data, count):
+    """`data` with its first `count` tasks only (and their examples)."""
+    from keras_mtl.data.multitask_data import MultiTaskData
+
+    if count is None or count >= len(data.tasks):
+        return data
+    tasks = data.tasks[:count]
+    splits, task_ids = {}, {}
+    for split in data.split_names:
+        x, y = data.arrays(split)
+        if split in data.task_ids:
+            rows = data.task_ids[split] < count
+            x = {k: v[rows] for k, v in x.items()} if isinstance(x, dict) else x[rows]
+            y = {k: v[rows] for k, v in y.items()}
+            task_ids[split] = data.task_ids[split][rows]
+        splits[split] = (x, {t.name: y[t.name] for t in tasks})
+    return MultiTaskData(
+        tasks,
+        splits,
+        task_ids=task_ids,
+        vocabulary=data.vocabulary,
+        metadata=data.metadata,
     )
 
 
@@ -86,7 +114,7 @@ def _print_scores(scores, args, extra=None):
 def _train_any(args):
     from keras_mtl import models
 
-    data = load_data(args)
+    data = first_tasks(load_data(args), args.max_tasks)
     kwargs = {"units": args.units, "seed": args.seed}
     if data.is_tokens:
         kwargs.update(vocab_size=data.vocab_size, embedding_dim=args.embedding_dim)
@@ -122,7 +150,7 @@ def _evaluate(args):
     import keras_mtl  # noqa: F401  (registers the custom objects)
 
     model = keras.saving.load_model(args.model)
-    data = load_data(args)
+    data = first_tasks(load_data(args), args.max_tasks)
     _print_scores(
         task_scores(model, data, args.max_examples), args, {"model": args.model}
     )
@@ -132,7 +160,8 @@ def _evaluate(args):
 def _train(args):
     from keras_mtl.experiment import TAGGING_BUILDERS, train_conll2000
 
-    if args.data != "conll2000" or args.builder not in TAGGING_BUILDERS:
+    recipe = args.data == "conll2000" and args.max_tasks is None
+    if not recipe or args.builder not in TAGGING_BUILDERS:
         return _train_any(args)
 
     result = train_conll2000(
@@ -164,7 +193,9 @@ def _bench(args):
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
     if not script.is_file():
         print(
-            f"keras-mtl bench needs a source checkout: {script} not found",
+            "keras-mtl bench needs a source checkout: the benchmarks/ folder is "
+            f"not part of the installed package ({script} not found). Clone the "
+            "repository, `pip install -e .` it and run `keras-mtl bench` there.",
             file=sys.stderr,
         )
         return 2
@@ -233,6 +264,13 @@ def _add_data_arguments(parser):
         type=int,
         default=None,
         help="use the first N training (and test) examples only",
+    )
+    parser.add_argument(
+        "--max-tasks",
+        type=int,
+        default=None,
+        help="keep the first N tasks only (and, for data where each example "
+        "belongs to one task, their examples): quick runs",
     )
     parser.add_argument("--json", help="write the per-task test scores to this file")
 

@@ -121,3 +121,53 @@ def test_own_csv_file(tmp_path, capsys):
 def test_unknown_data_is_an_error_naming_the_option(capsys):
     assert main(["train", "hard_sharing", "--data", "nope.txt"]) == 2
     assert "--data" in capsys.readouterr().err
+
+
+SMALL = ["--epochs", "1", "--units", "4", "--embedding-dim", "4", "--verbose", "0"]
+
+
+@pytest.mark.backends("jax")
+def test_train_on_fdu_mtl_with_task_ids_writes_per_domain_scores(tmp_path):
+    out = tmp_path / "scores.json"
+    argv = ["train", "meta_lstm", "--data", "fdu_mtl", "--max-tasks", "2"]
+    assert main(argv + ["--max-examples", "32", *SMALL, "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["builder"] == "meta_lstm" and record["data"] == "fdu_mtl"
+    assert sorted(record["scores"]) == ["apparel", "baby"]
+    assert "accuracy" in record["scores"]["apparel"]
+
+
+@pytest.mark.backends("jax")
+def test_train_on_school_then_evaluate_the_saved_model(tmp_path, capsys):
+    model_path, out = tmp_path / "school.keras", tmp_path / "eval.json"
+    data = ["--data", "school", "--max-tasks", "3", "--max-examples", "64"]
+    argv = ["train", "hard_sharing", *data, *SMALL, "--num-layers", "1"]
+    assert main(argv + ["--save", str(model_path)]) == 0
+    assert "school_000" in capsys.readouterr().out
+    assert main(["evaluate", str(model_path), *data, "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["model"] == str(model_path)
+    assert sorted(record["scores"]) == ["school_000", "school_001", "school_002"]
+
+
+@pytest.mark.backends("jax")
+def test_bench_runs_the_benchmark_script_of_a_checkout(monkeypatch):
+    calls = []
+    monkeypatch.setattr("subprocess.call", lambda command: calls.append(command) or 0)
+    argv = ["bench", "--quick", "--backend", "jax", "--only", "tree"]
+    assert main(argv + ["--output", "b.json"]) == 0
+    (command,) = calls
+    assert command[1].endswith("benchmarks/run.py") and command[0]
+    assert ["--only", "tree"] == command[command.index("--only") :][:2]
+    assert "--quick" in command and command[command.index("--backend") + 1] == "jax"
+
+
+@pytest.mark.backends("jax")
+def test_bench_outside_a_checkout_says_so(monkeypatch, tmp_path, capsys):
+    # An installed wheel has keras_mtl/ in site-packages and no benchmarks/.
+    import keras_mtl.cli as cli
+
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "keras_mtl" / "cli.py"))
+    monkeypatch.setattr("subprocess.call", lambda command: pytest.fail(command))
+    assert main(["bench", "--quick"]) == 2
+    assert "source checkout" in capsys.readouterr().err

@@ -167,8 +167,14 @@ class MultiTaskData:
         if self.is_tokens:
             stream = stream.map(lambda x, y: trim_padding(x, y, self.tasks))
         return batch_stream(
-            stream, self.tasks, batch_size=batch_size, tokens=self.is_tokens
-        ).prefetch(2)
+            stream,
+            self.tasks,
+            batch_size=batch_size,
+            tokens=self.is_tokens,
+            shuffle=shuffle,
+            seed=seed,
+            cache=sampling is None,
+        ).prefetch(tf.data.AUTOTUNE)
 
     def _cast_labels(self, x, y):
         import tensorflow as tf

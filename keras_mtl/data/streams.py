@@ -35,13 +35,22 @@ def batch_stream(
     tokens=False,
     bucket_width=16,
     drop_remainder=False,
+    shuffle=False,
+    seed=None,
+    sort_window=10_000,
+    cache=False,
 ):
     """Batches an unbatched `(x, y_dict)` stream with the missing-label padding.
 
-    Token streams are grouped by length: every batch holds examples of one
-    length bucket (a multiple of `bucket_width`) and is padded to that
-    width (tokens with 0, labels with -1), so only a few shapes occur.
-    Other streams are padded to the longest example of each batch.
+    Token streams are batched as `keras_mtl.data.BucketedSequences` batches
+    arrays: every `sort_window` examples are sorted by length, cut into
+    batches of consecutive examples, and each batch is padded (tokens with
+    0, labels with -1) to its longest example rounded up to a multiple of
+    `bucket_width`. So only a few batch shapes occur (a compiled train step
+    each on JAX) and a finite stream has one smaller batch per pass, at its
+    end. All of it runs once per window, not once per example, so a cached
+    stream costs little per pass. Other streams are padded to the longest
+    example of each batch.
 
     Args:
         dataset: unbatched `tf.data.Dataset` of `(x, y_dict)`.
@@ -49,7 +58,18 @@ def batch_stream(
         batch_size: int. Examples per batch. Defaults to `32`.
         tokens: bool. `x` (or `x["tokens"]`) is a token sequence: bucket it.
         bucket_width: int. Width granularity of the buckets. Defaults to `16`.
-        drop_remainder: bool. Drop a last, smaller batch (per bucket).
+        drop_remainder: bool. Drop a smaller last batch (of each sort window).
+        shuffle: bool. Token streams: shuffle every window's examples before
+            sorting them (so ties and batches differ every pass) and the
+            order of its batches, seeded by `seed`, anew every pass. Other
+            streams are batched in order. Defaults to `False`.
+        seed: int or None. Seed of `shuffle`.
+        sort_window: int. Token examples sorted together, rounded up to a
+            multiple of `batch_size`. Defaults to `10_000`.
+        cache: bool or str. Token streams: keep the padded windows after the
+            first pass, in memory (`True`) or in files with this prefix (a
+            str); later passes only shuffle, sort and cut them. A window's
+            examples stay together from then on. Defaults to `False`.
 
     Returns:
         A batched `tf.data.Dataset`.
@@ -61,34 +81,79 @@ def batch_stream(
         return dataset.padded_batch(
             batch_size, padding_values=padding, drop_remainder=drop_remainder
         )
-    width_step = tf.constant(int(bucket_width), tf.int64)
+    batch_size, step = int(batch_size), int(bucket_width)
+    window = -(-max(int(sort_window), 1) // batch_size) * batch_size
+    windows = dataset.map(lambda x, y: (x, y, token_length(x))).padded_batch(
+        window, padding_values=(*padding, tf.constant(0, tf.int64))
+    )
 
-    def key(x, y):
-        return (token_length(x) + width_step - 1) // width_step
-
-    def reduce(bucket, window):
-        width = tf.maximum(bucket, 1) * width_step
-        shapes = tf.nest.map_structure(
-            lambda spec: _padded_shape(spec, width), dataset.element_spec
+    def widen(x, y, lengths):
+        # Room for every batch width: the longest example, rounded up.
+        full = _round_up(tf.reduce_max(lengths), step)
+        x, y = tf.nest.map_structure(
+            lambda t, value: _pad_time(t, full, value), (x, y), padding
         )
-        return window.padded_batch(
-            batch_size,
-            padded_shapes=shapes,
-            padding_values=padding,
-            drop_remainder=drop_remainder,
-        )
+        return x, y, lengths
 
-    return dataset.group_by_window(key, reduce, window_size=batch_size)
+    windows = windows.map(widen)
+    if cache:
+        windows = windows.cache("" if cache is True else str(cache))
+
+    def split(x, y, lengths, key=None):
+        order = tf.range(tf.size(lengths))
+        if key is not None:
+            order = _permutation(tf.size(lengths), [key, 0])
+        # Stable: equal lengths keep the (shuffled) order.
+        order = tf.gather(order, tf.argsort(tf.gather(lengths, order), stable=True))
+        count = tf.size(order)
+        last = count - batch_size + 1 if drop_remainder else count
+        starts = tf.range(0, last, batch_size)
+        if key is not None:
+            starts = tf.gather(starts, _permutation(tf.size(starts), [key, 1]))
+
+        def take(start):
+            rows = order[start : start + batch_size]
+            width = _round_up(tf.reduce_max(tf.gather(lengths, rows)), step)
+            return tf.nest.map_structure(
+                lambda t: _cut(tf.gather(t, rows), width), (x, y)
+            )
+
+        return tf.data.Dataset.from_tensor_slices(starts).map(take)
+
+    if not shuffle:
+        return windows.flat_map(split)
+    # One seed per window and pass (the same sequence for a given `seed`).
+    keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    return tf.data.Dataset.zip(windows, keys).flat_map(
+        lambda window, key: split(*window, key)
+    )
 
 
-def _padded_shape(spec, width):
+def _permutation(size, seed):
     import tensorflow as tf
 
-    # The time axis (the first, of tokens and per-token labels) is the width.
-    dims = spec.shape.as_list()
-    if not dims:
-        return tf.zeros([0], tf.int64)
-    return tf.stack([width] + [tf.constant(d, tf.int64) for d in dims[1:]])
+    return tf.argsort(tf.random.stateless_uniform([size], seed), stable=True)
+
+
+def _round_up(length, step):
+    import tensorflow as tf
+
+    return (tf.maximum(length, 1) + step - 1) // step * step
+
+
+def _pad_time(tensor, width, value):
+    """Pads the time axis (axis 1 of a batch) of `tensor` to `width`."""
+    import tensorflow as tf
+
+    if tensor.shape.rank < 2:
+        return tensor
+    extra = width - tf.shape(tensor, out_type=tf.int64)[1]
+    paddings = [[0, 0], [0, extra]] + [[0, 0]] * (tensor.shape.rank - 2)
+    return tf.pad(tensor, paddings, constant_values=value)
+
+
+def _cut(tensor, width):
+    return tensor if tensor.shape.rank < 2 else tensor[:, :width]
 
 
 def trim_padding(x, y, tasks):

@@ -49,6 +49,7 @@ def from_tfds(
     shuffle=None,
     seed=None,
     bucket_width=16,
+    cache=True,
     data_dir=None,
     download=True,
 ):
@@ -80,6 +81,12 @@ def from_tfds(
         shuffle: bool or None. Defaults to `True` for training splits.
         seed: int or None. Seed of the shuffle.
         bucket_width: int. Token batches are padded to a multiple of this.
+        cache: bool or str. Keep the encoded examples after the first pass
+            (token inputs: their padded, length-sorted windows; see
+            `keras_mtl.data.streams.batch_stream`), in memory (`True`) or in
+            files with this prefix (a str), so later epochs neither read nor
+            encode again; `False` for a split larger than memory. Defaults
+            to `True`.
         data_dir, download: passed to `tfds.load`.
 
     Returns:
@@ -102,6 +109,8 @@ def from_tfds(
     >>> x.numpy().tolist()[0][:4], y["tag"].numpy().tolist()[0][:4]
     ([2, 3, 2, 0], [0, 2, 1, -1])
     """
+    import tensorflow as tf
+
     if not isinstance(labels, dict) or not labels:
         raise TypeError(
             "`labels` must be a non-empty dict task name → TFDS feature name. "
@@ -135,7 +144,9 @@ def from_tfds(
     encode = _encoder(vocabulary, normalize, inputs, labels, tasks, max_length)
     if not tokens:
         encode = _feature_encoder(features[inputs], inputs, labels, tasks)
-    stream = dataset.map(encode)
+    stream = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+    if cache and not tokens:
+        stream = stream.cache("" if cache is True else str(cache))
     shuffle = split.startswith("train") if shuffle is None else shuffle
     if shuffle:
         stream = stream.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
@@ -145,7 +156,10 @@ def from_tfds(
         batch_size=batch_size,
         tokens=tokens,
         bucket_width=bucket_width,
-    ).prefetch(2)
+        shuffle=shuffle,
+        seed=seed,
+        cache=cache if tokens else False,
+    ).prefetch(tf.data.AUTOTUNE)
     return TFDSStream(
         tasks=tasks,
         dataset=stream,

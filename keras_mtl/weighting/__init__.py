@@ -5,7 +5,9 @@ Loss-based strategies combine the task losses (`Equal`, `Uncertainty`,
 gradients of the shared parameters (`MGDA`, `PCGrad`, `CAGrad`, `IMTL`,
 `NashMTL`, `AlignedMTL`, `UPGrad`, and `GradNorm`, which needs per-task
 gradient norms). Get one by name with `get`; train with it through
-`WeightedTrainingMixin` (`compile(weighting=...)`).
+`WeightedTrainingMixin` (`compile(weighting=...)`). A gradient-based
+strategy built with `rep_grad=True` combines the gradients of the shared
+representation instead of the shared parameters (LibMTL's `rep_grad`).
 
 Example:
 

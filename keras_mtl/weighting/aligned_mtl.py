@@ -17,6 +17,10 @@ class AlignedMTL(GradientWeighting):
     weights are `1ᵀB`. Eigenvalues below `1e-5` of the largest count as
     zero. Over the tasks with labels.
 
+    Args:
+        rep_grad: bool. Combine gradients of the shared representation
+            (see `GradientWeighting`). Defaults to `False`.
+
     Example:
 
     >>> g = np.array([[2.0, 0.0], [0.0, 1.0]])

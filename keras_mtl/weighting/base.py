@@ -108,9 +108,32 @@ class GradientWeighting(Weighting):
     `d = Σ_m w_m g_m`, whose weights `w` depend on the gradients only through
     their Gram matrix `K = G Gᵀ`: `compute_weights(K, mask)` gives `w`, and
     training applies `Σ_m w_m g_m` without stacking the gradients.
+
+    Args:
+        rep_grad: bool. Combine the per-task gradients of the shared
+            representation (the tensors the shared layers hand to the task
+            layers, LibMTL's `rep_grad=True`) instead of those of the shared
+            parameters; the combined representation gradient is then
+            backpropagated through the shared layers once. Cheaper (the
+            per-task backward passes stop at the representation), but the
+            strategy then balances representation gradients, summed over
+            the batch, which is not the same as balancing parameter
+            gradients. Needs a model with a shared representation (see
+            `WeightedTrainingMixin`). Defaults to `False`.
     """
 
     needs_gradients = True
+
+    def __init__(self, rep_grad=False, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(rep_grad, bool):
+            raise TypeError(
+                f"`rep_grad` must be a bool. Received: rep_grad={rep_grad!r}"
+            )
+        self.rep_grad = rep_grad
+
+    def get_config(self):
+        return {**super().get_config(), "rep_grad": self.rep_grad}
 
     def compute_weights(self, gram, mask, losses=None, last_gram=None):
         """The weight of each task gradient in the combined direction.

@@ -38,6 +38,8 @@ class CAGrad(GradientWeighting):
         c: float >= 0. Radius of the ball around g₀ (0 gives g₀).
             Defaults to `0.5`.
         max_iterations: int. Frank–Wolfe steps. Defaults to `100`.
+        rep_grad: bool. Combine gradients of the shared representation
+            (see `GradientWeighting`). Defaults to `False`.
 
     Example:
 

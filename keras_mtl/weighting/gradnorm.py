@@ -22,12 +22,14 @@ class GradNorm(GradientWeighting):
 
     The weights multiply the task losses, but the norms need per-task
     gradients of the last shared layer, so training computes per-task
-    gradients as the gradient-based strategies do.
+    gradients as the gradient-based strategies do. With `rep_grad=True`
+    the norms are those of the gradients of the shared representation.
 
     Args:
         alpha: float >= 0. The asymmetry α. Defaults to `1.5`.
         learning_rate: float > 0. Step size of the weights. Defaults to
             `0.025`.
+        rep_grad: bool. See `GradientWeighting`. Defaults to `False`.
 
     Example:
 

@@ -17,6 +17,10 @@ class IMTL(GradientWeighting):
     `u_1 − u_m`, computed from inner products only, over the tasks with
     labels.
 
+    Args:
+        rep_grad: bool. Combine gradients of the shared representation
+            (see `GradientWeighting`). Defaults to `False`.
+
     Example:
 
     >>> g = np.array([[2.0, 0.0], [0.0, 1.0]])

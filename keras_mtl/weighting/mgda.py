@@ -36,6 +36,8 @@ class MGDA(GradientWeighting):
 
     Args:
         max_iterations: int. Frank–Wolfe steps. Defaults to `100`.
+        rep_grad: bool. Combine gradients of the shared representation
+            (see `GradientWeighting`). Defaults to `False`.
 
     Example:
 

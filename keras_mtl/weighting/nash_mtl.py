@@ -23,6 +23,8 @@ class NashMTL(GradientWeighting):
 
     Args:
         max_iterations: int. Newton steps. Defaults to `20`.
+        rep_grad: bool. Combine gradients of the shared representation
+            (see `GradientWeighting`). Defaults to `False`.
 
     Example:
 

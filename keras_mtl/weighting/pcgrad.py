@@ -20,6 +20,8 @@ class PCGrad(GradientWeighting):
         shuffle: bool. Random order per task and step (the paper); `False`
             uses task order. Defaults to `True`.
         seed: int or None. Seed of the orders. Defaults to `None`.
+        rep_grad: bool. Combine gradients of the shared representation
+            (see `GradientWeighting`). Defaults to `False`.
 
     Example:
 

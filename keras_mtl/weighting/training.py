@@ -6,9 +6,17 @@ import keras
 from keras import ops
 
 from keras_mtl.labels import mask_labels
-from keras_mtl.weighting import steps
+from keras_mtl.weighting import rep_steps, steps
 from keras_mtl.weighting.equal import Equal
 from keras_mtl.weighting.graph import task_variable_roles
+from keras_mtl.weighting.representation import SharedRepresentation
+
+
+def _all_missing(task, predictions):
+    """Labels saying "no label" for every entry of `predictions`."""
+    if task.is_classification:
+        return -ops.ones(ops.shape(predictions)[:-1], "int32")
+    return ops.full(ops.shape(predictions), float("nan"), "float32")
 
 
 class _WeightLogs:
@@ -46,6 +54,17 @@ class WeightedTrainingMixin:
       combines those of the shared variables with the strategy, gives each
       task-specific variable its own task's gradient, adds the gradient of
       the regularization terms and applies the result.
+
+    With `rep_grad=True` on the strategy (e.g. `MGDA(rep_grad=True)`) the
+    per-task gradients are those of the shared representation instead: the
+    tensors the shared layers hand to the task layers (for hard sharing,
+    the encoder's output). One forward pass; M backward passes through the
+    task layers only; the strategy combines those gradients; one backward
+    pass takes the combination through the shared layers. Task layers
+    still get their own task's gradient. A model where no such cut exists
+    (a layer whose parameters serve both sides, a task output computed by
+    shared layers, no shared parameters) is refused at `compile` with a
+    `ValueError` naming `rep_grad`.
 
     A variable is shared when the graph from more than one task's output
     back to the inputs reaches it (a property of the architecture, not of
@@ -114,11 +133,12 @@ class WeightedTrainingMixin:
             **kwargs,
         )
         strategy.setup(len(self.tasks))
-        self._weighting_losses = self._task_losses("auto" if loss is None else loss)
-        self._weighting_loss_weights = self._task_loss_weights(loss_weights)
         self._weighting_roles = None
+        self._weighting_representation = None
         if strategy.needs_gradients:
             self._check_shared_variables(strategy)
+            if strategy.rep_grad:
+                self._representation()  # ValueError if the model has none
         self._attach_strategy(strategy)
         self._weight_logs = None
         if not self._plain_step():
@@ -174,6 +194,14 @@ class WeightedTrainingMixin:
             self._weighting_roles = cached
         return cached[1]
 
+    def _representation(self):
+        """The model's `SharedRepresentation` (for `rep_grad=True`)."""
+        found = getattr(self, "_weighting_representation", None)
+        if found is None:
+            found = SharedRepresentation(self, [t.name for t in self.tasks])
+            self._weighting_representation = found
+        return found
+
     @property
     def metrics(self):
         logs = getattr(self, "_weight_logs", None)
@@ -182,29 +210,34 @@ class WeightedTrainingMixin:
     # -- one step, in keras.ops --------------------------------------------
 
     def task_loss_vector(self, y, y_pred, sample_weight=None):
-        """`(losses, mask)`, each float32 `(num_tasks,)`, for one batch."""
-        if not isinstance(y, dict) and len(self.tasks) == 1:
-            y = {self.tasks[0].name: y}
-        if not isinstance(y_pred, dict) and len(self.tasks) == 1:
-            y_pred = {self.tasks[0].name: y_pred}
+        """`(losses, mask)`, each float32 `(num_tasks,)`, for one batch.
+
+        The losses are `compute_task_losses`' (the compiled masked losses)
+        times each task's loss weight, 0 for a task without labels in the
+        batch (mask 0); a task missing from `y` has no labels.
+        """
+        labels, predictions = self._by_task(y, y_pred)
+        labels = {
+            task.name: _all_missing(task, predictions[task.name])
+            if labels.get(task.name) is None
+            else labels[task.name]
+            for task in self.tasks
+        }
+        values = self.compute_task_losses(labels, predictions, sample_weight)
         losses, mask = [], []
-        for task in self.tasks:
-            labels, predictions = y.get(task.name), y_pred[task.name]
-            if labels is None:
-                losses.append(ops.zeros((), "float32"))
-                mask.append(ops.zeros((), "float32"))
-                continue
+        for task, value in zip(self.tasks, values):
             weight = sample_weight
             if isinstance(sample_weight, dict):
                 weight = sample_weight.get(task.name)
-            value = self._weighting_losses[task.name](labels, predictions, weight)
             _, present = mask_labels(
-                labels, predictions, task.is_classification, weight
+                labels[task.name],
+                predictions[task.name],
+                task.is_classification,
+                weight,
             )
             labelled = ops.cast(ops.sum(present) > 0, "float32")
-            factor = float(self._weighting_loss_weights[task.name])
-            losses.append(ops.where(labelled > 0, ops.cast(value, "float32"), 0.0))
-            losses[-1] = losses[-1] * factor
+            factor = float(self._task_weights[task.name])
+            losses.append(ops.where(labelled > 0, value, 0.0) * factor)
             mask.append(labelled)
         return ops.stack(losses), ops.stack(mask)
 
@@ -248,6 +281,45 @@ class WeightedTrainingMixin:
             gradients.append(ops.cast(combined, value.dtype))
         return gradients, weights
 
+    def combine_representation(self, jacobian, losses, mask):
+        """The combined representation gradient (`rep_grad=True`).
+
+        Args:
+            jacobian: list (one per tensor of the shared representation) of
+                tensors `(rows, *tensor.shape)`: the gradients of each task
+                loss, then (a last row, if the model has any) of the
+                regularization terms, with respect to that tensor as the
+                task layers read it.
+            losses: `(num_tasks,)` task losses.
+            mask: `(num_tasks,)` 1 for the tasks with labels.
+
+        Returns:
+            `(directions, weights)`: for each tensor the gradient to
+            backpropagate through the shared layers (the strategy's
+            combination of the task rows plus the regularization row), and
+            the task weights.
+        """
+        num_tasks = len(self.tasks)
+        present = mask > 0
+        rows, gram = [], 0.0
+        for value in jacobian:
+            value = ops.cast(value, "float32")
+            tasks = value[:num_tasks]
+            keep = ops.reshape(present, (num_tasks,) + (1,) * (len(value.shape) - 1))
+            tasks = ops.where(keep, tasks, 0.0)
+            regular = value[num_tasks] if value.shape[0] > num_tasks else None
+            flat = ops.reshape(tasks, (num_tasks, -1))
+            gram = gram + ops.matmul(flat, ops.transpose(flat))
+            rows.append((tasks, regular))
+        weights = self.weighting.compute_weights(gram, mask, losses, gram)
+        directions = []
+        for (tasks, regular), value in zip(rows, jacobian):
+            combined = ops.tensordot(weights, tasks, axes=1)
+            if regular is not None:
+                combined = combined + regular
+            directions.append(ops.cast(combined, value.dtype))
+        return directions, weights
+
     def update_weighting_metrics(self, data, y_pred, step):
         """Updates the loss tracker and every metric; returns the logs.
 
@@ -276,6 +348,8 @@ class WeightedTrainingMixin:
     def train_step(self, *args):
         if self._plain_step():
             return super().train_step(*args)
+        if getattr(self.weighting, "rep_grad", False):
+            return rep_steps.train_step(self, *args)
         return steps.train_step(self, *args)
 
     def _plain_step(self):

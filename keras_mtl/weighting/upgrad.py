@@ -24,6 +24,8 @@ class UPGrad(GradientWeighting):
 
     Args:
         max_iterations: int. Coordinate-descent sweeps. Defaults to `100`.
+        rep_grad: bool. Combine gradients of the shared representation
+            (see `GradientWeighting`). Defaults to `False`.
 
     Example:
 
