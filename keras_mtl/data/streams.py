@@ -106,7 +106,7 @@ def batch_stream(
         # Stable: equal lengths keep the (shuffled) order.
         order = tf.gather(order, tf.argsort(tf.gather(lengths, order), stable=True))
         count = tf.size(order)
-        last = count - batch_size + 1 if drop_remainder else count
+        last = tf.maximum(count - batch_size + 1, 0) if drop_remainder else count
         starts = tf.range(0, last, batch_size)
         if key is not None:
             starts = tf.gather(starts, _permutation(tf.size(starts), [key, 1]))

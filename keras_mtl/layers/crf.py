@@ -171,7 +171,7 @@ class LinearChainCRF(keras.layers.Layer):
 
         def step(carry, inputs):
             alpha, started = carry
-            scores, present = inputs
+            scores, present = _step_inputs(inputs)
             chained = ops.logsumexp(ops.expand_dims(alpha, -1) + transitions, axis=1)
             new = ops.where(
                 ops.expand_dims(started, -1), chained + scores, start + scores
@@ -201,7 +201,7 @@ class LinearChainCRF(keras.layers.Layer):
 
         def step(carry, inputs):
             delta, started, _ = carry
-            scores, present = inputs
+            scores, present = _step_inputs(inputs)
             candidates = ops.expand_dims(delta, -1) + transitions
             best = ops.max(candidates, axis=1)
             chained = ops.where(ops.expand_dims(started, -1), best, start)
@@ -262,7 +262,18 @@ def _full_mask(emissions, mask):
 
 
 def _time_major(emissions, mask):
-    return ops.transpose(emissions, (1, 0, 2)), ops.transpose(mask)
+    """Emissions and mask as one time-major tensor `(time, batch, tags + 1)`.
+
+    One tensor, not two: Keras's TensorFlow `scan` fails on several inputs
+    whose time axis is unknown (as with length-bucketed batches).
+    """
+    present = ops.expand_dims(ops.cast(mask, "float32"), -1)
+    return ops.transpose(ops.concatenate([emissions, present], axis=-1), (1, 0, 2))
+
+
+def _step_inputs(inputs):
+    """`(scores, present)` of one time step of `_time_major`'s tensor."""
+    return inputs[:, :-1], ops.greater(inputs[:, -1], 0.5)
 
 
 def _label_constraint(labels, num_tags):

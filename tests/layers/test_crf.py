@@ -183,3 +183,28 @@ def test_mixed_precision_computes_in_float32():
 def test_bad_emission_shape_is_refused():
     with pytest.raises(ValueError, match="num_tags >= 2"):
         LinearChainCRF()(np.zeros((2, 3)))
+
+
+class _TwoWidths(keras.utils.PyDataset):
+    """Token batches of two widths, so the time axis is unknown when traced."""
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        width = (4, 6)[index]
+        rng = np.random.default_rng(index)
+        tokens = rng.integers(1, 9, (3, width)).astype("int32")
+        return tokens, {"tag": rng.integers(0, NUM_TAGS, (3, width))}
+
+
+def test_trains_on_batches_of_unknown_length():
+    # Keras's TensorFlow scan failed on several inputs of unknown length.
+    from keras_mtl import Task, models
+
+    task = Task("tag", NUM_TAGS, sequence=True, crf=True)
+    model = models.hard_sharing(
+        [task], vocab_size=9, embedding_dim=4, units=4, num_layers=1, seed=0
+    )
+    history = model.fit(_TwoWidths(), epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
