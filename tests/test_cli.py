@@ -42,6 +42,9 @@ def test_train_sluice_end_to_end(tmp_path, capsys):
     assert png.stat().st_size > 1000
 
 
+# The crash for some shuffle seeds was in Keras's TensorFlow data adapter; the
+# other train tests run the command on every backend.
+@pytest.mark.backends("tensorflow")
 @pytest.mark.parametrize("seed", range(10))
 def test_train_runs_for_seeds_0_to_9(seed, capsys):
     code = main(
