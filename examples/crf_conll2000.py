@@ -16,20 +16,7 @@ import time
 
 from keras_mtl import Task, models
 from keras_mtl.data import conll2000
-from keras_mtl.evaluation import chunk_f1
-
-
-def invalid_transitions(sentences):
-    """(invalid BIO transitions, tokens) over lists of tag strings."""
-    invalid = tokens = 0
-    for tags in sentences:
-        previous = "O"
-        for tag in tags:
-            tokens += 1
-            if tag.startswith("I-") and previous[2:] != tag[2:]:
-                invalid += 1
-            previous = tag
-    return invalid, tokens
+from keras_mtl.evaluation import chunk_f1, invalid_bio_transitions
 
 
 def run(data, crf, seed, epochs, units):
@@ -54,7 +41,7 @@ def run(data, crf, seed, epochs, units):
         predicted = predicted.argmax(-1)
     true_tags = data.decode_tags("chunk", data.y_test["chunk"], data.x_test)
     tags = data.decode_tags("chunk", predicted, data.x_test)
-    invalid, tokens = invalid_transitions(tags)
+    invalid, tokens = invalid_bio_transitions(tags)
     return {
         "crf": crf,
         "seed": seed,

@@ -26,24 +26,11 @@ from tabulate import tabulate
 
 from keras_mtl import Task, models
 from keras_mtl.data import conll2000
-from keras_mtl.evaluation import chunk_f1, token_accuracy
+from keras_mtl.evaluation import chunk_f1, invalid_bio_transitions, token_accuracy
 from keras_mtl.experiment import builder_kwargs, predict_label_ids
 
 BUILDERS = ("meta_lstm", "hard_sharing", "sluice", "single_task")
 HEADS = ("softmax", "crf")
-
-
-def invalid_transitions(sentences):
-    """(invalid BIO transitions, tokens) over lists of tag strings."""
-    invalid = tokens = 0
-    for tags in sentences:
-        previous = "O"
-        for tag in tags:
-            tokens += 1
-            if tag.startswith("I-") and previous[2:] != tag[2:]:
-                invalid += 1
-            previous = tag
-    return invalid, tokens
 
 
 def build(builder, tasks, data, args, seed):
@@ -87,7 +74,7 @@ def run(data, builder, head, seed, args):
     predicted = predict_label_ids(model, data.batches("test", 256))
     true_tags = data.decode_tags("chunk", data.y_test["chunk"], data.x_test)
     tags = data.decode_tags("chunk", predicted["chunk"], data.x_test)
-    invalid, tokens = invalid_transitions(tags)
+    invalid, tokens = invalid_bio_transitions(tags)
     return {
         "builder": builder,
         "head": head,

@@ -38,3 +38,32 @@ def token_accuracy(true_ids, predicted_ids):
     true_ids, predicted_ids = np.asarray(true_ids), np.asarray(predicted_ids)
     labelled = true_ids >= 0
     return float(np.mean(true_ids[labelled] == predicted_ids[labelled]))
+
+
+def invalid_bio_transitions(tag_sequences):
+    """Counts the tags that break the BIO scheme, and all tags.
+
+    An `I-X` tag is invalid at the start of a sentence, after `O`, or after
+    a tag of another type (`B-Y` / `I-Y`, Y ≠ X); conlleval then opens a new
+    chunk there. A CRF tagger should predict (almost) none.
+
+    Args:
+        tag_sequences: list of lists of tag strings (one list per sentence).
+
+    Returns:
+        `(invalid, tokens)`: ints.
+
+    Example:
+
+    >>> invalid_bio_transitions([["I-NP", "I-NP", "O", "I-VP"], ["B-NP", "I-VP"]])
+    (3, 6)
+    """
+    invalid = tokens = 0
+    for tags in tag_sequences:
+        previous = "O"
+        for tag in tags:
+            tokens += 1
+            if tag.startswith("I-") and previous[2:] != tag[2:]:
+                invalid += 1
+            previous = tag
+    return invalid, tokens

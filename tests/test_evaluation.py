@@ -1,6 +1,6 @@
 import pytest
 
-from keras_mtl.evaluation import chunk_f1, token_accuracy
+from keras_mtl.evaluation import chunk_f1, invalid_bio_transitions, token_accuracy
 
 
 def test_perfect_and_empty_predictions():
@@ -37,3 +37,9 @@ def test_misaligned_inputs_are_refused():
 
 def test_token_accuracy_skips_padding():
     assert token_accuracy([[1, 2, -1]], [[1, 0, 5]]) == 0.5
+
+
+def test_invalid_bio_transitions():
+    sentences = [["I-NP", "I-NP", "O", "I-VP"], ["B-NP", "I-VP"], ["B-NP", "I-NP"]]
+    assert invalid_bio_transitions(sentences) == (3, 8)
+    assert invalid_bio_transitions([]) == (0, 0)

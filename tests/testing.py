@@ -63,3 +63,14 @@ def layer_in_model_roundtrip(layer, inputs):
     outputs = layer(symbolic if isinstance(inputs, (list, tuple)) else symbolic[0])
     model = keras.Model(symbolic, outputs)
     return assert_model_roundtrip(model, list(arrays) if len(arrays) > 1 else arrays[0])
+
+
+def fixed_weights(values, **kwargs):
+    """A gradient strategy with fixed task weights (to check what gets them)."""
+    from keras_mtl import weighting
+
+    class FixedWeights(weighting.GradientWeighting):
+        def gram_weights(self, gram, mask, losses=None, last_gram=None):
+            return keras.ops.convert_to_tensor(values, "float32") * mask
+
+    return FixedWeights(**kwargs)

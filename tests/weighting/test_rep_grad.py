@@ -4,23 +4,13 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from testing import fixed_weights
 
 from keras_mtl import Task, models, weighting
 from keras_mtl.models import HardSharingNetwork, SingleTaskNetwork
 from keras_mtl.models.multitask_model import MultiTaskModel
 
 TASKS = [Task("a", 3), Task("b")]
-
-
-class _Fixed(weighting.GradientWeighting):
-    """Fixed weights (to check what the combined gradient reaches)."""
-
-    def __init__(self, values, **kwargs):
-        super().__init__(**kwargs)
-        self.values = values
-
-    def gram_weights(self, gram, mask, losses=None, last_gram=None):
-        return ops.convert_to_tensor(self.values, "float32") * mask
 
 
 def _data(n=24, seed=0):
@@ -72,7 +62,7 @@ def test_unit_weights_equal_the_keras_step():
     ours = _functional()
     ours.compile(
         optimizer=keras.optimizers.SGD(0.1),
-        weighting=_Fixed([1.0, 1.0], rep_grad=True),
+        weighting=fixed_weights([1.0, 1.0], rep_grad=True),
     )
     assert len(ours._representation().tensors) == 1
     plain = _functional()
@@ -121,7 +111,7 @@ def test_masked_sequences_keep_their_mask_across_the_cut(implicit_mask):
     tokens[:3, 2:] = 0
     tags = np.where(tokens > 0, tokens % 3, -1)
     y = {"tag": tags, "label": (tokens[:, 0] > 4).astype("int64")}
-    ours = _tagger(_Fixed([1.0, 1.0], rep_grad=True), implicit_mask)
+    ours = _tagger(fixed_weights([1.0, 1.0], rep_grad=True), implicit_mask)
     plain = _tagger("equal", implicit_mask)
     _assert_same(_one_sgd_step(ours, tokens, y), _one_sgd_step(plain, tokens, y))
 

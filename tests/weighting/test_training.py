@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from testing import fixed_weights
 
 from keras_mtl import Task, models, weighting
 from keras_mtl.models import HardSharingNetwork, SingleTaskNetwork
@@ -30,17 +31,6 @@ def functional(cls):
         "b": keras.layers.Dense(1, name="b")(shared),
     }
     return cls(inputs, outputs, tasks=TASKS, name="weighted_graph")
-
-
-class _Fixed(weighting.GradientWeighting):
-    """Fixed weights on the shared gradients (to check what gets them)."""
-
-    def __init__(self, values, **kwargs):
-        super().__init__(**kwargs)
-        self.values = values
-
-    def gram_weights(self, gram, mask, losses=None, last_gram=None):
-        return ops.convert_to_tensor(self.values, "float32") * mask
 
 
 def data(n=32, seed=0):
@@ -120,7 +110,9 @@ def test_shared_weights_apply_to_shared_variables_only():
     x, y = data()
     x, y = x[8:], {k: v[8:] for k, v in y.items()}
     ours = model()
-    ours.compile(optimizer=keras.optimizers.SGD(0.1), weighting=_Fixed([2.0, 0.0]))
+    ours.compile(
+        optimizer=keras.optimizers.SGD(0.1), weighting=fixed_weights([2.0, 0.0])
+    )
     delta = _one_sgd_step(ours, x, y)
     plain = HardSharingNetwork(TASKS, input_shape=(5,), units=6, num_layers=1, seed=0)
     plain.compile(optimizer=keras.optimizers.SGD(0.1), loss_weights={"a": 2, "b": 0})
@@ -140,7 +132,9 @@ def test_unit_weights_with_a_penalty_equal_the_keras_step():
     task gradient plus the penalty's gradient is Keras's own step."""
     x, y = data()
     ours = functional(_Functional)
-    ours.compile(optimizer=keras.optimizers.SGD(0.1), weighting=_Fixed([1.0, 1.0]))
+    ours.compile(
+        optimizer=keras.optimizers.SGD(0.1), weighting=fixed_weights([1.0, 1.0])
+    )
     roles = dict(zip([v.path for v in ours.trainable_variables], ours._roles()))
     assert roles == {
         "shared/kernel": "shared",
