@@ -36,16 +36,19 @@ def passes(stream, count):
 @pytest.mark.parametrize("cache", [False, True])
 def test_sorted_windows_give_few_shapes_and_one_small_batch(cache):
     lengths = np.random.default_rng(0).integers(1, 40, size=203)
-    stream = batch_stream(
-        examples(lengths),
-        TASKS,
-        batch_size=8,
-        tokens=True,
-        shuffle=True,
-        seed=3,
-        cache=cache,
-    )
-    first, second = passes(stream, 2)
+
+    def seeded_stream():
+        return batch_stream(
+            examples(lengths),
+            TASKS,
+            batch_size=8,
+            tokens=True,
+            shuffle=True,
+            seed=3,
+            cache=cache,
+        )
+
+    first, second = passes(seeded_stream(), 2)
     for batches in (first, second):
         sizes = [len(x) for x, _ in batches]
         assert sorted(sizes)[1:] == [8] * 25 and sorted(sizes)[0] == 203 - 200
@@ -58,16 +61,7 @@ def test_sorted_windows_give_few_shapes_and_one_small_batch(cache):
             assert tags.shape == x.shape and np.all((tags == -1) == (x == 0))
     # Batches differ between passes, and a second stream with the seed repeats.
     assert [x.tolist() for x, _ in first] != [x.tolist() for x, _ in second]
-    again = batch_stream(
-        examples(lengths),
-        TASKS,
-        batch_size=8,
-        tokens=True,
-        shuffle=True,
-        seed=3,
-        cache=cache,
-    )
-    assert [x.tolist() for x, _ in passes(again, 1)[0]] == [
+    assert [x.tolist() for x, _ in passes(seeded_stream(), 1)[0]] == [
         x.tolist() for x, _ in first
     ]
 
