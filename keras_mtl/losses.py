@@ -79,16 +79,23 @@ class MaskedLoss(keras.losses.Loss):
 class CRFLoss(keras.losses.Loss):
     """The negative log-likelihood of a `LinearChainCRF` task's labels.
 
-    The loss of a `Task(..., crf=True)`: the mean, over the sequences of the
-    batch that have at least one label on an unmasked step, of the negative
-    log-likelihood of their labels (steps labelled `-1` are marginalised
-    over; a sequence with no label contributes nothing). A batch with no
-    labels gives 0. The loss reads the CRF's scores from the layer it is
-    bound to (`bind`), which a `MultiTaskModel` does for each CRF task.
+    The loss of a `Task(..., crf=True)`: the negative log-likelihood of the
+    labels of the sequences that have at least one label on an unmasked step
+    (steps labelled `-1` are marginalised over; a sequence with no label
+    contributes nothing), summed over the batch and divided by the number of
+    labelled tokens (`normalize="token"`, the scale of a per-token softmax
+    loss) or by the number of labelled sequences (`normalize="sequence"`).
+    A batch with no labels gives 0. The loss reads the CRF's scores from the
+    layer it is bound to (`bind`), which a `MultiTaskModel` does for each CRF
+    task.
 
     Args:
         name: str. Name of the loss.
         crf: `LinearChainCRF` or None. The layer whose outputs are scored.
+        normalize: `"token"` or `"sequence"`. What the summed negative
+            log-likelihood is divided by. Defaults to `"token"`: a sentence's
+            loss then weighs like the per-token losses of other tagging
+            tasks; `"sequence"` weighs each sentence by its length.
 
     Example:
 
@@ -97,16 +104,25 @@ class CRFLoss(keras.losses.Loss):
     >>> outputs = crf(np.zeros((2, 3, 2)))
     >>> loss = CRFLoss(crf=crf)
     >>> round(float(loss(np.array([[0, 1, 1], [-1, -1, -1]]), outputs)), 4)
+    0.6931
+    >>> loss = CRFLoss(crf=crf, normalize="sequence")
+    >>> round(float(loss(np.array([[0, 1, 1], [-1, -1, -1]]), outputs)), 4)
     2.0794
     """
 
-    def __init__(self, name="crf_loss", crf=None, **kwargs):
+    def __init__(self, name="crf_loss", crf=None, normalize="token", **kwargs):
         super().__init__(name=name, **kwargs)
+        if normalize not in ("token", "sequence"):
+            raise ValueError(
+                "`normalize` must be 'token' or 'sequence'. "
+                f"Received: normalize={normalize!r}"
+            )
         self.crf = crf
+        self.normalize = normalize
 
     def bind(self, crf):
         """A copy of this loss that scores the outputs of the layer `crf`."""
-        return CRFLoss(name=self.name, crf=crf)
+        return CRFLoss(name=self.name, crf=crf, normalize=self.normalize)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         values, weights = self.sequence_values(y_true, y_pred, sample_weight)
@@ -117,11 +133,15 @@ class CRFLoss(keras.losses.Loss):
         return self.sequence_values(y_true, y_pred)[0]
 
     def sequence_values(self, y_true, y_pred, sample_weight=None):
-        """Per-sequence negative log-likelihoods and weights, float32 `(batch,)`.
+        """Per-sequence values and weights, float32 `(batch,)`.
 
-        A sequence's weight is 0 when none of its unmasked steps is labelled,
-        else its sample weight (per-step weights are averaged over the
-        labelled steps), or 1.
+        The loss is `sum(values * weights) / sum(weights)`. A sequence's
+        weight is 0 when none of its unmasked steps is labelled, else its
+        sample weight (per-step weights are averaged over the labelled
+        steps), or 1. With `normalize="token"` the value is the negative
+        log-likelihood per labelled token and the weight is multiplied by the
+        number of labelled tokens; with `"sequence"` the value is the
+        sequence's negative log-likelihood.
         """
         if self.crf is None:
             raise ValueError(
@@ -144,10 +164,13 @@ class CRFLoss(keras.losses.Loss):
                 summed = ops.sum(step_weights * labelled, axis=-1)
                 sample_weight = summed / ops.maximum(count, 1.0)
             weights = weights * ops.reshape(sample_weight, ops.shape(weights))
+        if self.normalize == "token":
+            values = values / ops.maximum(count, 1.0)
+            weights = weights * count
         return values, weights
 
     def get_config(self):
-        return {"name": self.name}
+        return {"name": self.name, "normalize": self.normalize}
 
 
 def _sequence_labels(y_true, shape):

@@ -118,10 +118,12 @@ class Task:
     def masked_loss(self):
         """The task's loss, restricted to labelled entries.
 
-        For a CRF task: a `CRFLoss` (per labelled sequence), which its model
-        binds to the task's `LinearChainCRF` layer.
+        For a CRF task: the task's `CRFLoss` (by default one per labelled
+        token), which its model binds to the task's `LinearChainCRF` layer.
         """
         if self.crf:
+            if isinstance(self.loss, CRFLoss):
+                return self.loss
             return CRFLoss(name=f"{self.name}_loss")
         default = "sparse_categorical_crossentropy" if self.is_classification else "mse"
         return MaskedLoss(
@@ -192,7 +194,8 @@ def _check_crf(name, crf, num_classes, sequence, loss):
     if loss is not None and not isinstance(loss, CRFLoss):
         raise ValueError(
             f"Task {name!r} has crf=True: its loss is the CRF negative "
-            f"log-likelihood, so `loss` must be None. Received: loss={loss!r}"
+            f"log-likelihood, so `loss` must be None or a `CRFLoss`. "
+            f"Received: loss={loss!r}"
         )
 
 

@@ -171,7 +171,8 @@ class _MultiTaskModelBase(keras.Model):
                 f"Task {task.name!r} has a CRF head: its loss is the CRF negative "
                 f"log-likelihood and cannot be replaced. Received: loss={value!r}"
             )
-        return task.masked_loss().bind(self.crf_layer(task))
+        loss = value if isinstance(value, CRFLoss) else task.masked_loss()
+        return loss.bind(self.crf_layer(task))
 
     def crf_layer(self, task):
         """The `LinearChainCRF` output layer of a CRF task (named after it)."""

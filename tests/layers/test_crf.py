@@ -124,20 +124,45 @@ def test_negative_log_likelihood_matches_enumeration_with_partial_labels():
     np.testing.assert_allclose(log_p[0], values[index] - logsumexp(values), rtol=1e-5)
 
 
-def test_crf_loss_averages_over_labelled_sequences():
+def test_crf_loss_sums_over_labelled_sequences_per_token_or_per_sequence():
     crf, scores = random_crf(seed=2), emissions(seed=3)
     labels = np.random.default_rng(1).integers(0, NUM_TAGS, MASK.shape)
     labels[2] = -1
+    labels[0, 1] = -1  # one unlabelled step: marginalised, not counted
     outputs = crf(scores, mask=MASK)
     per_sequence = to_numpy(crf.negative_log_likelihood(labels, outputs))
     counted = [0, 1, 4]  # row 2 is unlabelled, row 3 empty
-    loss = CRFLoss(crf=crf)(labels, outputs)
-    np.testing.assert_allclose(to_numpy(loss), per_sequence[counted].mean(), rtol=1e-5)
-    weighted = CRFLoss(crf=crf)(labels, outputs, sample_weight=np.arange(5.0))
-    expected = (per_sequence[counted] * [0, 1, 4]).sum() / 5
+    tokens = ((labels >= 0) & MASK).sum(-1)[counted]
+    by_sequence = CRFLoss(crf=crf, normalize="sequence")(labels, outputs)
+    np.testing.assert_allclose(
+        to_numpy(by_sequence), per_sequence[counted].mean(), rtol=1e-5
+    )
+    by_token = CRFLoss(crf=crf)(labels, outputs)
+    expected = per_sequence[counted].sum() / tokens.sum()
+    np.testing.assert_allclose(to_numpy(by_token), expected, rtol=1e-5)
+    weights = np.arange(5.0)
+    weighted = CRFLoss(crf=crf, normalize="sequence")(labels, outputs, weights)
+    expected = (per_sequence[counted] * weights[counted]).sum() / 5
+    np.testing.assert_allclose(to_numpy(weighted), expected, rtol=1e-5)
+    weighted = CRFLoss(crf=crf)(labels, outputs, sample_weight=weights)
+    expected = (per_sequence[counted] * weights[counted]).sum() / (
+        weights[counted] * tokens
+    ).sum()
     np.testing.assert_allclose(to_numpy(weighted), expected, rtol=1e-5)
     with pytest.raises(ValueError, match="not bound"):
         CRFLoss()(labels, outputs)
+    with pytest.raises(ValueError, match="normalize"):
+        CRFLoss(normalize="batch")
+
+
+def test_a_task_keeps_its_crf_loss_through_compile_and_config():
+    from keras_mtl import Task
+
+    loss = CRFLoss(name="tag_loss", normalize="sequence")
+    task = Task("tag", NUM_TAGS, sequence=True, crf=True, loss=loss)
+    assert task.masked_loss().bind(random_crf(seed=0)).normalize == "sequence"
+    restored = Task.from_config(task.get_config())
+    assert restored.masked_loss().normalize == "sequence"
 
 
 def test_zero_initialised_crf_decodes_the_per_step_argmax():
