@@ -28,9 +28,10 @@ from keras_mtl import Task, models
 from keras_mtl.data import conll2000
 from keras_mtl.evaluation import chunk_f1, invalid_bio_transitions, token_accuracy
 from keras_mtl.experiment import builder_kwargs, predict_label_ids
+from keras_mtl.layers import bio_constraints
 
 BUILDERS = ("meta_lstm", "hard_sharing", "sluice", "single_task")
-HEADS = ("softmax", "crf")
+HEADS = ("softmax", "crf", "crf_bio")  # crf_bio: a CRF that never breaks BIO
 
 
 def build(builder, tasks, data, args, seed):
@@ -57,10 +58,18 @@ def build(builder, tasks, data, args, seed):
 def run(data, builder, head, seed, args):
     tasks = []
     for t in data.tasks:
-        crf = head == "crf" and t.name in args.crf_tasks
+        crf = head.startswith("crf") and t.name in args.crf_tasks
         weight = args.crf_loss_weight if crf else 1.0
+        rules = bio_constraints(data.tag_names[t.name]) if head == "crf_bio" else None
         tasks.append(
-            Task(t.name, t.num_classes, sequence=True, crf=crf, loss_weight=weight)
+            Task(
+                t.name,
+                t.num_classes,
+                sequence=True,
+                crf=crf,
+                crf_constraints=rules if crf else None,
+                loss_weight=weight,
+            )
         )
     keras.utils.set_random_seed(seed)
     model = build(builder, tasks, data, args, seed)
@@ -79,7 +88,7 @@ def run(data, builder, head, seed, args):
         "builder": builder,
         "head": head,
         "seed": seed,
-        "crf_loss_weight": args.crf_loss_weight if head == "crf" else 1.0,
+        "crf_loss_weight": args.crf_loss_weight if head != "softmax" else 1.0,
         "chunk_f1": 100 * chunk_f1(true_tags, tags),
         "pos_accuracy": 100 * token_accuracy(data.y_test["pos"], predicted["pos"]),
         "invalid_percent": 100 * invalid / tokens,
@@ -113,7 +122,13 @@ def summarize(runs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--builders", nargs="+", default=BUILDERS, choices=BUILDERS)
-    parser.add_argument("--heads", nargs="+", default=HEADS, choices=HEADS)
+    parser.add_argument(
+        "--heads",
+        nargs="+",
+        default=["softmax", "crf"],
+        choices=HEADS,
+        help="chunk heads to compare; crf_bio adds keras_mtl.layers.bio_constraints",
+    )
     parser.add_argument(
         "--crf-tasks",
         nargs="+",
@@ -124,9 +139,8 @@ def main():
         "--crf-loss-weight",
         type=float,
         default=1.0,
-        help="loss weight of the CRF tasks: a CRF's loss is the negative "
-        "log-likelihood of a whole sentence, a softmax head's the mean over "
-        "tokens, so 1 / (mean sentence length) puts them on one scale",
+        help="loss weight of the CRF tasks (their loss is the negative "
+        "log-likelihood per labelled token, the scale of a softmax head's)",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=1)

@@ -3,6 +3,7 @@
 import re
 
 import keras
+import numpy as np
 
 from keras_mtl.losses import CRFLoss, MaskedLoss
 from keras_mtl.metrics import MaskedMetric
@@ -44,6 +45,12 @@ class Task:
             predicts the Viterbi path (int32 tags, `-1` on padding). Needs a
             classification task with `sequence=True`; its loss is always the
             CRF negative log-likelihood. Defaults to `False`.
+        crf_constraints: None or a dict of `LinearChainCRF` constraint
+            arguments (`allowed_transitions`, `allowed_start`,
+            `allowed_end`) for the task's CRF, e.g.
+            `keras_mtl.layers.bio_constraints(tag_names)`: the CRF then never
+            predicts a ruled-out transition. Only with `crf=True`. Defaults
+            to `None`.
 
     Example:
 
@@ -61,6 +68,7 @@ class Task:
         metrics=None,
         loss_weight=1.0,
         crf=False,
+        crf_constraints=None,
     ):
         if not isinstance(name, str) or not _NAME_PATTERN.match(name):
             raise ValueError(
@@ -93,6 +101,9 @@ class Task:
                 f"Received: loss_weight={loss_weight!r}"
             )
         _check_crf(name, crf, num_classes, sequence, loss)
+        crf_constraints = _check_crf_constraints(
+            name, crf, crf_constraints, num_classes
+        )
         self.name = name
         self.num_classes = num_classes
         self.sequence = sequence
@@ -100,6 +111,7 @@ class Task:
         self.metrics = metrics
         self.loss_weight = float(loss_weight)
         self.crf = crf
+        self.crf_constraints = crf_constraints
 
     @property
     def is_classification(self):
@@ -151,6 +163,7 @@ class Task:
             else [keras.saving.serialize_keras_object(m) for m in self.metrics],
             "loss_weight": self.loss_weight,
             "crf": self.crf,
+            "crf_constraints": self.crf_constraints,
         }
 
     @classmethod
@@ -197,6 +210,35 @@ def _check_crf(name, crf, num_classes, sequence, loss):
             f"log-likelihood, so `loss` must be None or a `CRFLoss`. "
             f"Received: loss={loss!r}"
         )
+
+
+def _check_crf_constraints(name, crf, constraints, num_classes):
+    """The constraints as a dict of plain lists (or None); raises if misplaced."""
+    if constraints is None:
+        return None
+    if not crf:
+        raise ValueError(
+            f"Task {name!r} has `crf_constraints` but crf=False: constraints "
+            "apply to a CRF head only."
+        )
+    keys = ("allowed_transitions", "allowed_start", "allowed_end")
+    if not isinstance(constraints, dict) or not set(constraints) <= set(keys):
+        raise ValueError(
+            f"Task {name!r}: `crf_constraints` must be a dict with keys among "
+            f"{list(keys)} (e.g. keras_mtl.layers.bio_constraints(tag_names)). "
+            f"Received: {constraints!r}"
+        )
+    checked = {}
+    for key, value in constraints.items():
+        shape = (num_classes,) * (2 if key == "allowed_transitions" else 1)
+        if value is not None and np.shape(value) != shape:
+            raise ValueError(
+                f"Task {name!r}: `crf_constraints[{key!r}]` must have shape "
+                f"{shape} (num_classes={num_classes}). Received shape "
+                f"{np.shape(value)}."
+            )
+        checked[key] = None if value is None else np.asarray(value, bool).tolist()
+    return checked
 
 
 def _serialize_or_none(obj):

@@ -1,6 +1,6 @@
 """Keras layers of keras_mtl."""
 
-from keras_mtl.layers.crf import LinearChainCRF
+from keras_mtl.layers.crf import LinearChainCRF, bio_constraints
 from keras_mtl.layers.last_step import LastStep
 from keras_mtl.layers.layer_mixture import LayerMixture
 from keras_mtl.layers.meta_lstm_cell import MetaLSTMCell
@@ -13,6 +13,7 @@ from keras_mtl.layers.task_split import TaskSplit
 from keras_mtl.layers.tree_grouped_dense import TreeGroupedDense
 
 __all__ = [
+    "bio_constraints",
     "LastStep",
     "LinearChainCRF",
     "MetaLSTMCell",

@@ -1,6 +1,7 @@
 """`LinearChainCRF`: a linear-chain conditional random field over tag sequences."""
 
 import keras
+import numpy as np
 from keras import ops
 
 # Added to the score of a tag that the labels rule out: far below any real
@@ -33,6 +34,15 @@ class LinearChainCRF(keras.layers.Layer):
             starts as the per-step argmax of the emissions.
         boundary_initializer: Initializer of the start and end scores `(C,)`.
             Defaults to `"zeros"`.
+        allowed_transitions: None or `(C, C)` booleans (nested lists or an
+            array; row = previous tag). A `False` transition gets a score far
+            below any path, in the likelihood and in decoding, so the layer
+            never predicts it. Defaults to `None` (all allowed).
+        allowed_start: None or `C` booleans: the tags a sequence may start
+            with. Defaults to `None` (all).
+        allowed_end: None or `C` booleans: the tags a sequence may end with.
+            Defaults to `None` (all). `bio_constraints(tag_names)` gives all
+            three for BIO tags.
         **kwargs: Base layer arguments.
 
     Call arguments:
@@ -64,11 +74,19 @@ class LinearChainCRF(keras.layers.Layer):
         self,
         transitions_initializer="zeros",
         boundary_initializer="zeros",
+        allowed_transitions=None,
+        allowed_start=None,
+        allowed_end=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.transitions_initializer = keras.initializers.get(transitions_initializer)
         self.boundary_initializer = keras.initializers.get(boundary_initializer)
+        self.allowed_transitions = _as_bool_lists(
+            allowed_transitions, "allowed_transitions", ndim=2
+        )
+        self.allowed_start = _as_bool_lists(allowed_start, "allowed_start", ndim=1)
+        self.allowed_end = _as_bool_lists(allowed_end, "allowed_end", ndim=1)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -78,6 +96,7 @@ class LinearChainCRF(keras.layers.Layer):
                 f"num_tags) with num_tags >= 2. Received: input_shape={input_shape}"
             )
         self.num_tags = int(input_shape[-1])
+        self._check_constraint_shapes()
         self.transitions = self.add_weight(
             name="transitions",
             shape=(self.num_tags, self.num_tags),
@@ -230,10 +249,26 @@ class LinearChainCRF(keras.layers.Layer):
         return tags, score
 
     def _scores(self):
-        """The transition (with a batch axis), start and end scores as tensors."""
-        transitions = ops.expand_dims(ops.convert_to_tensor(self.transitions), 0)
-        start = ops.convert_to_tensor(self.start_scores)
-        return transitions, start, ops.convert_to_tensor(self.end_scores)
+        """The transition (with a batch axis), start and end scores as tensors,
+        with the ruled-out ones far below any path."""
+        transitions = _constrained(self.transitions, self.allowed_transitions)
+        start = _constrained(self.start_scores, self.allowed_start)
+        end = _constrained(self.end_scores, self.allowed_end)
+        return ops.expand_dims(transitions, 0), start, end
+
+    def _check_constraint_shapes(self):
+        for name, ndim in (
+            ("allowed_transitions", 2),
+            ("allowed_start", 1),
+            ("allowed_end", 1),
+        ):
+            value = getattr(self, name)
+            shape = (self.num_tags,) * ndim
+            if value is not None and np.shape(value) != shape:
+                raise ValueError(
+                    f"`{name}` must have shape {shape} for {self.num_tags} tags. "
+                    f"Received shape {np.shape(value)}."
+                )
 
     def _initial_carry(self, emissions):
         zeros = ops.zeros_like(emissions[:, 0, :])
@@ -249,9 +284,76 @@ class LinearChainCRF(keras.layers.Layer):
                 "boundary_initializer": keras.initializers.serialize(
                     self.boundary_initializer
                 ),
+                "allowed_transitions": self.allowed_transitions,
+                "allowed_start": self.allowed_start,
+                "allowed_end": self.allowed_end,
             }
         )
         return config
+
+
+def bio_constraints(tag_names):
+    """The transitions a BIO (IOB2) tagger may make, as `LinearChainCRF` arguments.
+
+    `I-X` may only follow `B-X` or `I-X` and may not start a sequence; every
+    other transition, and every end, is allowed. Pass the result to
+    `LinearChainCRF(**...)` or to `Task(..., crf=True, crf_constraints=...)`.
+
+    Args:
+        tag_names: list of tag strings, index = tag id: `"O"`, `"B-X"`,
+            `"I-X"`.
+
+    Returns:
+        dict with `allowed_transitions` (`C × C` bools, row = previous tag)
+        and `allowed_start` (`C` bools).
+
+    Example:
+
+    >>> rules = bio_constraints(["B-NP", "I-NP", "O"])
+    >>> rules["allowed_transitions"]
+    [[True, True, True], [True, True, True], [True, False, True]]
+    >>> rules["allowed_start"]
+    [True, False, True]
+    """
+    names = list(tag_names)
+    bad = [t for t in names if t != "O" and t[:2] not in ("B-", "I-")]
+    if bad or len(names) < 2:
+        raise ValueError(
+            "`tag_names` must be at least 2 BIO tags ('O', 'B-X', 'I-X'). "
+            f"Received: {names if not bad else bad}"
+        )
+
+    def may_follow(previous, tag):
+        return not tag.startswith("I-") or previous[2:] == tag[2:] != ""
+
+    return {
+        "allowed_transitions": [[may_follow(p, t) for t in names] for p in names],
+        "allowed_start": [not t.startswith("I-") for t in names],
+    }
+
+
+def _as_bool_lists(value, name, ndim):
+    """`value` as nested lists of bools (config-ready), or None."""
+    if value is None:
+        return None
+    array = np.asarray(value)
+    if array.ndim != ndim or array.dtype != bool or array.size == 0:
+        raise ValueError(
+            f"`{name}` must be None or a non-empty {ndim}-d array of booleans. "
+            f"Received: {value!r}"
+        )
+    if not array.any(axis=-1).all():
+        raise ValueError(f"`{name}` rules out every tag (of a row): no path is left.")
+    return array.tolist()
+
+
+def _constrained(scores, allowed):
+    """`scores` as a tensor, `_RULED_OUT` added where `allowed` is False."""
+    scores = ops.convert_to_tensor(scores)
+    if allowed is None:
+        return scores
+    ruled_out = 1.0 - np.asarray(allowed, dtype="float32")
+    return scores + ops.convert_to_tensor(ruled_out * _RULED_OUT)
 
 
 def _full_mask(emissions, mask):

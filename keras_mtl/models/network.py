@@ -175,7 +175,8 @@ def crf_head(task, x):
     emissions = keras.layers.Dense(
         task.num_classes, dtype="float32", name=f"{task.name}_emissions"
     )(x)
-    return LinearChainCRF(dtype="float32", name=task.name)(emissions)
+    constraints = task.crf_constraints or {}
+    return LinearChainCRF(dtype="float32", name=task.name, **constraints)(emissions)
 
 
 def activation_heads(tasks, logits):

@@ -77,6 +77,19 @@ class LayerConformanceTest(testing.TestCase):
             run_mixed_precision_check=True,
         )
 
+    def test_linear_chain_crf_with_constraints(self):
+        rules = layers.bio_constraints(["B-X", "I-X", "O"])
+        self.run_layer_test(
+            layers.LinearChainCRF,
+            init_kwargs={**rules, "allowed_end": [True, True, True]},
+            input_shape=(2, 4, 3),
+            expected_output_shape=(2, 4, 4),
+            expected_output_dtype="float32",
+            expected_num_trainable_weights=3,
+            supports_masking=True,
+            run_training_check=False,
+        )
+
     def test_task_conditioning(self):
         self.run_layer_test(
             layers.TaskConditioning,

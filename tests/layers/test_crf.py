@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from testing import assert_allclose, to_numpy
 
-from keras_mtl.layers import LinearChainCRF
+from keras_mtl.layers import LinearChainCRF, bio_constraints
 from keras_mtl.losses import CRFLoss
 
 NUM_TAGS = 3
@@ -163,6 +163,66 @@ def test_a_task_keeps_its_crf_loss_through_compile_and_config():
     assert task.masked_loss().bind(random_crf(seed=0)).normalize == "sequence"
     restored = Task.from_config(task.get_config())
     assert restored.masked_loss().normalize == "sequence"
+
+
+# Tags 0 = B-X, 1 = I-X, 2 = O: I-X only after B-X or I-X, never first.
+BIO = bio_constraints(["B-X", "I-X", "O"])
+
+
+def test_bio_constraints_follow_the_scheme():
+    rules = bio_constraints(["O", "B-NP", "I-NP", "B-VP", "I-VP"])
+    allowed = np.array(rules["allowed_transitions"])
+    # I-NP (2) only after B-NP (1) or I-NP (2); I-VP (4) only after 3 or 4.
+    np.testing.assert_array_equal(allowed[:, 2], [0, 1, 1, 0, 0])
+    np.testing.assert_array_equal(allowed[:, 4], [0, 0, 0, 1, 1])
+    assert allowed[:, [0, 1, 3]].all()
+    assert rules["allowed_start"] == [True, True, False, True, False]
+    with pytest.raises(ValueError, match="tag_names"):
+        bio_constraints(["O", "NP"])
+
+
+def test_constrained_crf_matches_enumeration_over_the_allowed_paths():
+    crf = LinearChainCRF(
+        transitions_initializer=keras.initializers.RandomNormal(seed=8),
+        boundary_initializer=keras.initializers.RandomNormal(seed=9),
+        allowed_end=[True, False, True],  # may not end on I-X either
+        **BIO,
+    )
+    crf.build((None, None, NUM_TAGS))
+    # Emissions that favour the ruled-out tag I-X everywhere.
+    scores = emissions(seed=10) + np.array([0.0, 4.0, 0.0], "float32")
+    allowed = np.array(BIO["allowed_transitions"])
+    log_z = to_numpy(crf.log_partition(scores, MASK))
+    tags, best = (to_numpy(v) for v in crf.viterbi(scores, MASK))
+    for row in range(len(MASK)):
+        paths, values = path_scores(crf, scores, row)
+        keep = [
+            bool(p)
+            and p[0] != 1
+            and p[-1] != 1
+            and all(allowed[a, b] for a, b in zip(p[:-1], p[1:]))
+            for p in paths
+        ]
+        if not any(keep):  # the empty row
+            assert log_z[row] == 0.0 and best[row] == 0.0
+            continue
+        values = np.array(values)[keep]
+        kept = [p for p, k in zip(paths, keep) if k]
+        np.testing.assert_allclose(log_z[row], logsumexp(values), rtol=1e-5)
+        np.testing.assert_allclose(best[row], values.max(), rtol=1e-5)
+        assert tuple(tags[row][MASK[row]]) == kept[int(values.argmax())]
+    config = crf.get_config()
+    assert config["allowed_transitions"] == BIO["allowed_transitions"]
+    assert LinearChainCRF.from_config(config).allowed_end == [True, False, True]
+
+
+def test_bad_constraints_are_refused_naming_the_argument():
+    with pytest.raises(ValueError, match="allowed_start"):
+        LinearChainCRF(allowed_start=[1, 0, 1])  # ints, not booleans
+    with pytest.raises(ValueError, match="allowed_transitions"):
+        LinearChainCRF(allowed_transitions=[[False, False], [True, True]])
+    with pytest.raises(ValueError, match="allowed_transitions"):
+        LinearChainCRF(**BIO).build((None, None, 4))  # 3 × 3 rules, 4 tags
 
 
 def test_zero_initialised_crf_decodes_the_per_step_argmax():

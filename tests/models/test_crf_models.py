@@ -132,3 +132,34 @@ def test_architectures_on_features_refuse_crf_tasks_naming_them():
         models.tree(TASKS[:1], input_shape=(5, 3))
     with pytest.raises(ValueError, match="'chunk' has sequence=True"):
         models.mrn(TASKS[:1], input_shape=(5,))
+
+
+def test_a_constrained_crf_task_never_predicts_a_ruled_out_transition():
+    from keras_mtl.layers import bio_constraints
+
+    rules = bio_constraints(["B-X", "I-X", "O"])
+    chunk = Task("chunk", 3, sequence=True, crf=True, crf_constraints=rules)
+    model = build("hard_sharing", [chunk], **LSTM)
+    assert model.crf_layer("chunk").allowed_transitions == rules["allowed_transitions"]
+    x, y = token_data()
+    y = {"chunk": np.where(x > 0, 1, -1)}  # labels that are all I-X
+    model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    tags = model.predict(x, verbose=0)["chunk"]
+    for row in tags:
+        row = row[row >= 0]
+        assert row[0] != 1  # never starts on I-X
+        assert all(b != 1 or a in (0, 1) for a, b in zip(row[:-1], row[1:]))
+    restored = assert_model_roundtrip(model, x)
+    assert restored.tasks[0].crf_constraints == chunk.crf_constraints
+
+
+def test_misplaced_crf_constraints_are_refused():
+    from keras_mtl.layers import bio_constraints
+
+    rules = bio_constraints(["B-X", "I-X", "O"])
+    with pytest.raises(ValueError, match="crf=False"):
+        Task("chunk", 3, sequence=True, crf_constraints=rules)
+    with pytest.raises(ValueError, match=r"allowed_transitions.*num_classes=4"):
+        Task("chunk", 4, sequence=True, crf=True, crf_constraints=rules)
+    with pytest.raises(ValueError, match="keys among"):
+        Task("chunk", 3, sequence=True, crf=True, crf_constraints={"bio": True})
