@@ -2,13 +2,21 @@
 
 Arrays (numpy, lists, tensors) are converted and checked whole; a
 `keras.utils.PyDataset` or a `tf.data.Dataset` is checked on its first batch,
-so every input path gives the same errors before Keras traces a step.
+so every input path gives the same errors before Keras traces a step. A
+dataset is checked once per model: passing the same one to `fit` again
+skips the check (drawing a tf.data stream's first batch restarts its
+pipeline, which costs as much as a tenth of an epoch on the demo).
 """
+
+import weakref
 
 import keras
 import numpy as np
 
 from keras_mtl import data_checks
+
+# dataset → the models it has passed the checks of (both held weakly).
+_CHECKED = weakref.WeakKeyDictionary()
 
 
 def input_shapes(model):
@@ -106,12 +114,25 @@ def check_dataset(model, data, argument="x"):
         TypeError, ValueError: the error the same data as arrays would
             raise, prefixed with where it was found.
     """
+    passed = _models_passed(data)
+    if passed is not None and model in passed:
+        return
     kind = type(data).__name__
     try:
         _check_first_batch(model, data, argument)
     except (TypeError, ValueError) as error:
         message = f"In the first batch of `{argument}` (a {kind}): {error}"
         raise type(error)(message) from None
+    if passed is not None:
+        passed.add(model)
+
+
+def _models_passed(data):
+    """The models whose checks `data` has passed (None: cannot be recorded)."""
+    try:
+        return _CHECKED.setdefault(data, weakref.WeakSet())
+    except TypeError:  # neither hashable nor weakly referable
+        return None
 
 
 def _check_first_batch(model, data, argument):

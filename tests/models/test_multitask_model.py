@@ -229,6 +229,31 @@ def test_every_input_path_is_checked(path, case, x, y, error, match):
         _model().evaluate(data, verbose=0)
 
 
+def test_a_dataset_is_checked_once_per_model(monkeypatch):
+    from keras_mtl import input_paths
+
+    drawn = []
+
+    def counting(data):
+        drawn.append(data)
+        return first_batch(data)
+
+    first_batch = input_paths.first_batch
+    monkeypatch.setattr(input_paths, "first_batch", counting)
+    x, y = _mixed_data()
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+    model = _model()
+    model.fit(data, epochs=1, verbose=0)
+    model.fit(data, epochs=1, verbose=0)
+    model.evaluate(data, verbose=0)
+    assert len(drawn) == 1
+    _model().evaluate(data, verbose=0)  # another model checks it again
+    assert len(drawn) == 2
+    other = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+    model.fit(other, epochs=1, verbose=0)
+    assert len(drawn) == 3
+
+
 def test_an_unbatched_dataset_is_refused():
     x, y = _mixed_data()
     data = tf.data.Dataset.from_tensor_slices((x, y))
