@@ -113,17 +113,26 @@ def project_sequential(x, signs=None):
 
 
 def group_soft_threshold(x, thresholds):
-    """Prox of `t_h ‖·‖₂` for each block `x[h, q]` (thresholds per level)."""
+    """Prox of `t_h ‖·‖₂` (or `t_hq`) for each block `x[h, q]`: thresholds
+    per level `(H,)` or per level and pair `(H, Q)`."""
     norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    t = np.reshape(np.asarray(thresholds, "float64"), (-1, 1, 1))
+    t = np.asarray(thresholds, "float64")
+    t = t.reshape(-1, 1, 1) if t.ndim == 1 else t[..., None]
     scale = np.maximum(1.0 - t / np.maximum(norms, 1e-300), 0.0)
     return x * scale
 
 
 def prox_objective(u, v, thresholds):
     """½‖U − V‖² + Σ_h τ_h Σ_{i<j} ‖u_i^(h) − u_j^(h)‖₂."""
-    norms = np.linalg.norm(pair_differences(u), axis=-1).sum(-1)
-    return 0.5 * np.sum((u - v) ** 2) + float(np.dot(thresholds, norms))
+    norms = np.linalg.norm(pair_differences(u), axis=-1)
+    return 0.5 * np.sum((u - v) ** 2) + weighted_norm_sum(thresholds, norms)
+
+
+def weighted_norm_sum(weights, norms):
+    """`Σ_h Σ_q w_hq n_hq` for weights `(H,)` (one per level) or `(H, Q)`."""
+    weights = np.asarray(weights, "float64")
+    weights = weights[:, None] if weights.ndim == 1 else weights
+    return float(np.sum(weights * norms))
 
 
 def constraint_violation(components):
@@ -181,7 +190,8 @@ def tree_prox(
 
     Args:
         v: array `(H, T, P)`, the prox input, leaf level first.
-        thresholds: H non-negative floats τ_h.
+        thresholds: H non-negative floats τ_h, or an array `(H, Q)` of
+            per-pair thresholds (pairs in `pair_indices` order).
         signs: `"input"` (the convex piece through `v`'s own signs), an array
             `(H − 1, Q, P)` of ±1 (that piece; `component_signs(c)` is the
             piece containing `c`), or `"free"` (the whole non-convex set).
@@ -207,10 +217,13 @@ def tree_prox(
     v = np.asarray(v, dtype="float64")
     num_levels, num_tasks, _ = v.shape
     thresholds = np.asarray(thresholds, "float64")
-    if thresholds.shape != (num_levels,) or np.any(thresholds < 0):
+    num_pairs = num_tasks * (num_tasks - 1) // 2
+    if thresholds.shape not in ((num_levels,), (num_levels, num_pairs)) or np.any(
+        thresholds < 0
+    ):
         raise ValueError(
-            "`thresholds` must be num_levels non-negative numbers. "
-            f"Received: thresholds={thresholds.tolist()}"
+            "`thresholds` must be num_levels non-negative numbers (or an array "
+            f"(num_levels, num_pairs)). Received: thresholds={thresholds.tolist()}"
         )
     if num_tasks < 2:
         return (v.copy(), state) if return_state else v.copy()
@@ -305,12 +318,22 @@ class TreeObjective:
     `f(C) = loss(Σ_h C_h) + Σ_{h<H} (γ_h/2) ‖C_h‖²` (γ = `component_l2`, one
     float or one per level below the root, leaf first; not in the paper)
     plus the fused penalty `Σ_h λ_h Σ_{i<j} ‖c_i^(h) − c_j^(h)‖`.
+
+    `fusion_weights` is one λ per level `(H,)` or, not in the paper, one per
+    level and pair `(H, Q)` (e.g. `λ_h · adaptive_pair_weights(loss)`).
+    `centered=True` (not in the paper) penalises `C_h − mean_i C_h` instead of
+    `C_h`: the ridge then only splits differences between levels and no longer
+    shrinks the tasks' common part.
     """
 
-    def __init__(self, loss, fusion_weights, component_l2=0.0):
+    def __init__(self, loss, fusion_weights, component_l2=0.0, centered=False):
         self.loss = loss
         self.fusion_weights = np.asarray(fusion_weights, "float64")
         self.component_l2 = component_l2
+        self.centered = bool(centered)
+
+    def _deviation(self, c):
+        return c - c.mean(axis=1, keepdims=True) if self.centered else c
 
     def _ridge(self, c):
         """Per-level ridge weights `(H, 1, 1)`: γ below the root, 0 at it."""
@@ -318,22 +341,32 @@ class TreeObjective:
         return np.concatenate([below, [0.0]]).reshape(-1, 1, 1)
 
     def smooth(self, c):
-        ridge = 0.5 * np.sum(self._ridge(c) * c**2)
+        ridge = 0.5 * np.sum(self._ridge(c) * self._deviation(c) ** 2)
         return self.loss.value(c.sum(0)) + ridge
 
     def gradient(self, c):
         grad = self.loss.gradient(c.sum(0))[None]
-        return grad + self._ridge(c) * c
+        return grad + self._ridge(c) * self._deviation(c)
 
     def penalty(self, c):
-        norms = np.linalg.norm(pair_differences(c), axis=-1).sum(-1)
-        return float(np.dot(self.fusion_weights, norms))
+        norms = np.linalg.norm(pair_differences(c), axis=-1)
+        return weighted_norm_sum(self.fusion_weights, norms)
 
     def value(self, c):
         return self.smooth(c) + self.penalty(c)
 
     def lipschitz(self, num_levels):
         return num_levels * self.loss.lipschitz() + float(np.max(self.component_l2))
+
+
+def adaptive_pair_weights(loss, power=1.0, l2=1e-3):
+    """Per-pair weights `(median_d / d_ij)^power`, `d_ij = ‖ŵ_i − ŵ_j‖` between
+    the tasks' ridge solutions (adaptive fused lasso; not in the paper).
+    Multiply by λ_h (`lam[:, None] * weights`) for `TreeObjective`."""
+    w = loss.ridge_solution(l2)
+    first, second = pair_indices(len(w))
+    d = np.linalg.norm(w[first] - w[second], axis=-1)
+    return (np.median(d) / np.maximum(d, 1e-12 * max(np.median(d), 1e-300))) ** power
 
 
 def kkt_residual(objective, c, step=None, **prox_kwargs):

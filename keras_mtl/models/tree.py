@@ -201,7 +201,17 @@ class TreeMTL(MultiTaskNetwork):
             )
         super().compile(optimizer=optimizer, **kwargs)
 
-    def solve(self, x, y, *, init="split", max_iterations=500, tol=1e-7):
+    def solve(
+        self,
+        x,
+        y,
+        *,
+        init="split",
+        max_iterations=500,
+        tol=1e-7,
+        pair_weights=None,
+        centered_ridge=False,
+    ):
         """Fits the linear model of regression tasks by GIST (the paper's solver).
 
         Minimises `Σ_i (1/n_i) Σ_j (y_ij − x_ijᵀ w_i)² + penalty` (plus the
@@ -220,13 +230,29 @@ class TreeMTL(MultiTaskNetwork):
                 `"split"`.
             max_iterations: int. GIST iterations. Defaults to `500`.
             tol: float. Relative step at which GIST stops. Defaults to `1e-7`.
+            pair_weights: `None` (the paper: one λ_h for every pair) or
+                `"adaptive"` (not in the paper: pair (i, j) gets
+                `λ_h · median_d / d_ij`, d_ij the distance between the tasks'
+                ridge solutions, an adaptive fused lasso). Defaults to `None`.
+            centered_ridge: bool. Not in the paper: with
+                `objective="ridge"`, the ridge penalises each level's
+                deviations from its mean over tasks instead of the level
+                itself, so it no longer shrinks what the tasks share.
+                Defaults to `False`.
 
         Returns:
             dict with `components`, `objective` (history), `iterations` and
             `kkt_residual` (norm of the proximal-gradient mapping).
         """
         head = self.get_layer("tree_head")
-        objective = self._linear_objective(head, x, y)
+        if pair_weights is not None:
+            check_choice(pair_weights, "pair_weights", ("adaptive",))
+        if centered_ridge and not head.component_l2 > 0:
+            raise ValueError(
+                "`centered_ridge=True` centres the ridge of objective='ridge': "
+                f"it needs component_l2 > 0. Received: {head.component_l2}"
+            )
+        objective = self._linear_objective(head, x, y, pair_weights, centered_ridge)
         start = tree_solver.initial_components(objective.loss, head.num_levels, init)
         result = tree_solver.gist(
             objective, start, max_iterations=max_iterations, tol=tol
@@ -236,7 +262,7 @@ class TreeMTL(MultiTaskNetwork):
         head.components.assign(c.reshape(head.components.shape).astype("float32"))
         return result
 
-    def _linear_objective(self, head, x, y):
+    def _linear_objective(self, head, x, y, pair_weights=None, centered=False):
         if len(self.layers) != 2 + len(self.tasks) or not head.use_bias:
             raise ValueError(
                 "solve() fits the paper's linear model: build the model with "
@@ -262,7 +288,11 @@ class TreeMTL(MultiTaskNetwork):
             xs.append(np.c_[x[rows], np.ones(rows.sum())])
             ys.append(labels[rows])
         loss = tree_solver.LinearTasks(xs, ys)
-        return tree_solver.TreeObjective(loss, weights, head.component_l2)
+        if pair_weights == "adaptive":
+            weights = weights[:, None] * tree_solver.adaptive_pair_weights(loss)
+        return tree_solver.TreeObjective(
+            loss, weights, head.component_l2, centered=centered
+        )
 
 
 def tree(tasks, **kwargs):

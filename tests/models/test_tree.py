@@ -124,6 +124,33 @@ def test_solve_runs_gist_to_a_stationary_point():
     assert head.tree()[0] == [[0, 1, 2, 3]]
 
 
+def test_solve_with_adaptive_pair_weights_and_a_centered_ridge():
+    from keras_mtl import tree_solver
+
+    tasks = [Task(f"t{t}") for t in range(4)]
+    kwargs = dict(input_shape=(2,), num_layers=0, num_levels=2, seed=0)
+    model = tree(tasks, fusion_weights=[0.02, 0.3], component_l2=0.1, **kwargs)
+    x, y = linear_tasks()
+    result = model.solve(x, y, pair_weights="adaptive", centered_ridge=True)
+    assert result["kkt_residual"] < 1e-4
+    # The objective GIST minimised: λ_h · median_d / d_ij per pair, the ridge
+    # on each level's deviations from its mean over tasks.
+    rows = [np.isfinite(y[t.name]) for t in tasks]
+    loss = tree_solver.LinearTasks(
+        [np.c_[x[r], np.ones(r.sum())] for r in rows],
+        [y[t.name][r] for t, r in zip(tasks, rows)],
+    )
+    weights = np.array([0.02, 0.3])[:, None] * tree_solver.adaptive_pair_weights(loss)
+    objective = tree_solver.TreeObjective(loss, weights, 0.1, centered=True)
+    value = objective.value(result["components"])
+    assert value == pytest.approx(result["objective"][-1], rel=1e-9)
+    with pytest.raises(ValueError, match="pair_weights"):
+        model.solve(x, y, pair_weights="inverse")
+    paper = tree(tasks, fusion_weights=[0.02, 0.3], **kwargs)
+    with pytest.raises(ValueError, match="centered_ridge"):
+        paper.solve(x, y, centered_ridge=True)
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="tasks"):
         tree([Task("a", 3, sequence=True), Task("b")], input_shape=(3,))
