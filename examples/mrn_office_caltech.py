@@ -45,6 +45,10 @@ def builders(update_every):
         "mrn_task": lambda tasks, **kw: mrn(
             tasks, num_layers=0, covariances="task", update_every=update_every, **kw
         ),
+        # The ablation: MRN's layers and aligned start, without the prior.
+        "mrn_no_prior": lambda tasks, **kw: mrn(
+            tasks, num_layers=0, prior_weight=0.0, update_every=update_every, **kw
+        ),
         "single_task": lambda tasks, **kw: single_task(tasks, num_layers=1, **kw),
         "hard_sharing": lambda tasks, **kw: hard_sharing(tasks, num_layers=1, **kw),
         "cross_stitch": lambda tasks, **kw: cross_stitch(tasks, num_layers=1, **kw),
@@ -88,7 +92,8 @@ def main(argv=None):
         "--models",
         nargs="+",
         default=["mrn", "single_task", "hard_sharing", "cross_stitch"],
-        help="also available: mrn_task (covariances='task')",
+        help="also available: mrn_task (covariances='task'), mrn_no_prior "
+        "(prior_weight=0: MRN's aligned task layers alone)",
     )
     parser.add_argument("--features", default="surf", choices=["surf", "googlenet"])
     parser.add_argument("--steps", type=int, default=300)

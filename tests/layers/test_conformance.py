@@ -8,9 +8,13 @@ whichever backend the test process uses (`make test` runs all three).
 
 import keras
 import numpy as np
+from absl.testing import parameterized
 from keras.src import testing
 
 from keras_mtl import layers
+
+# Tags B-X, I-X, O: I-X only after B-X or I-X.
+BIO = layers.bio_constraints(["B-X", "I-X", "O"])
 
 
 class LayerConformanceTest(testing.TestCase):
@@ -61,13 +65,17 @@ class LayerConformanceTest(testing.TestCase):
             expected_output_shape=((4, 2),) * 3,
         )
 
-    def test_linear_chain_crf(self):
+    @parameterized.named_parameters(
+        ("free", {"transitions_initializer": "glorot_uniform"}),
+        ("bio_constrained", {**BIO, "allowed_end": [True, True, False]}),
+    )
+    def test_linear_chain_crf(self, init_kwargs):
         # The outputs (emissions and the Viterbi path) have no gradient with
         # respect to the CRF's weights, which learn through the likelihood
         # (trained in tests/layers/test_crf.py): no training check here.
         self.run_layer_test(
             layers.LinearChainCRF,
-            init_kwargs={"transitions_initializer": "glorot_uniform"},
+            init_kwargs=init_kwargs,
             input_shape=(2, 4, 3),
             expected_output_shape=(2, 4, 4),
             expected_output_dtype="float32",
@@ -75,19 +83,6 @@ class LayerConformanceTest(testing.TestCase):
             supports_masking=True,
             run_training_check=False,
             run_mixed_precision_check=True,
-        )
-
-    def test_linear_chain_crf_with_constraints(self):
-        rules = layers.bio_constraints(["B-X", "I-X", "O"])
-        self.run_layer_test(
-            layers.LinearChainCRF,
-            init_kwargs={**rules, "allowed_end": [True, True, True]},
-            input_shape=(2, 4, 3),
-            expected_output_shape=(2, 4, 4),
-            expected_output_dtype="float32",
-            expected_num_trainable_weights=3,
-            supports_masking=True,
-            run_training_check=False,
         )
 
     def test_task_conditioning(self):
