@@ -4,9 +4,12 @@ The full-weight formulation is the one of the paper's released TF code: it
 builds every example's generated weight matrix `W(z_t)` of shape
 `(4 units, d + units)` at each step and multiplies it with `[x_t; h_{t-1}]`.
 `MetaLSTMCell` computes the same numbers factorised. Setting: batch 64,
-length 50, width 128 (inputs and units), with one task and with 16 tasks
-mixed in every batch (the cell computes all 16 tasks' products and masks 15
-away; the alternative gathers each example's P, Q, B by its task).
+length 50, width 128 (inputs and units), with one task, with 16 tasks mixed
+in every batch (the cell computes all 16 tasks' products and masks 15 away;
+the alternative gathers each example's P, Q, B by its task), and with 16
+tasks but one task per batch (batches as the paper trains; the cell computes
+the same masked product, since choosing a cheaper path at run time with
+`keras.ops.cond` halved JAX throughput on mixed batches).
 
     python -m benchmarks.meta_lstm [--quick] [--output FILE.json]
 """
@@ -81,12 +84,14 @@ def _classifier(cell, length, width):
     return model
 
 
-def _inputs(batch_size, length, width, num_tasks, rng):
-    """Random steps with each example's one-hot task code appended (M > 1)."""
+def _inputs(batch_size, length, width, num_tasks, rng, one_task=False):
+    """Random steps with each example's one-hot task code appended (M > 1):
+    random tasks, or (`one_task`) the same random task for the whole batch."""
     x = rng.normal(size=(batch_size, length, width)).astype("float32")
     if num_tasks == 1:
         return x
-    code = np.eye(num_tasks, dtype="float32")[rng.integers(0, num_tasks, batch_size)]
+    tasks = rng.integers(0, num_tasks, 1 if one_task else batch_size)
+    code = np.eye(num_tasks, dtype="float32")[np.resize(tasks, batch_size)]
     code = np.broadcast_to(code[:, None, :], (batch_size, length, num_tasks))
     return np.concatenate([x, code], axis=-1)
 
@@ -106,20 +111,25 @@ def _cells(num_tasks):
     return cells
 
 
-def run(quick=False, batch_size=64, task_counts=(1, 16)):
+CASES = ((1, False), (16, False), (16, True))  # (M, one task per batch)
+
+
+def run(quick=False, batch_size=64, cases=CASES):
     """Measures training examples/s; returns a list of `record` dicts.
 
     For each task count M, `MetaLSTMCell` against `keras.layers.LSTMCell` of
     the same width on the same inputs (M > 1: with the task code appended,
-    a batch mixing all tasks), and against the full-weight form (M = 1) or
-    the form that gathers each example's task weights (M > 1).
+    a batch mixing all tasks or of one task), and against the full-weight
+    form (M = 1) or the form that gathers each example's task weights
+    (M > 1).
     """
     repeats, warmup = (3, 1) if quick else (10, 3)
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, size=(batch_size,)).astype("int32")
     records = []
-    for num_tasks in task_counts:
-        x = _inputs(batch_size, LENGTH, WIDTH, num_tasks, rng)
+    for num_tasks, one_task in cases:
+        x = _inputs(batch_size, LENGTH, WIDTH, num_tasks, rng, one_task)
+        label = f"M={num_tasks}" + (", one task per batch" if one_task else "")
         speed = {}
         for name, make in _cells(num_tasks).items():
             keras.utils.set_random_seed(0)
@@ -130,6 +140,7 @@ def run(quick=False, batch_size=64, task_counts=(1, 16)):
             keras.backend.clear_session()
         extra = {
             "num_tasks": num_tasks,
+            "one_task_per_batch": one_task,
             "length": LENGTH,
             "width": WIDTH,
             "meta_units": META_UNITS,
@@ -139,8 +150,8 @@ def run(quick=False, batch_size=64, task_counts=(1, 16)):
         }
         records += [
             record(
-                f"meta_lstm (M={num_tasks})",
-                f"{baseline} (M={num_tasks})",
+                f"meta_lstm ({label})",
+                f"{baseline} ({label})",
                 batch_size,
                 speed["meta_lstm"],
                 speed[baseline],

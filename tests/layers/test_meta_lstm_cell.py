@@ -57,15 +57,21 @@ def random_states(rng, batch):
     return [rng.normal(size=(batch, s)).astype("float32") for s in (U, U, MU, MU)]
 
 
-@pytest.mark.parametrize("num_tasks", [1, 3])
-def test_one_step_matches_numpy(num_tasks):
+# Mixed tasks (every task's product, masked) and one task per batch (that
+# task's P, Q, B selected once): the same gates.
+@pytest.mark.parametrize(
+    "num_tasks, tasks",
+    [(1, [0] * 6), (3, [0, 2, 1, 0, 2, 1]), (3, [2] * 6)],
+    ids=["one_task_model", "mixed_batch", "one_task_batch"],
+)
+def test_one_step_matches_numpy(num_tasks, tasks):
     rng = np.random.default_rng(1)
     cell = MetaLSTMCell(U, MU, NZ, num_tasks=num_tasks)
     code = num_tasks if num_tasks > 1 else 0
     cell.build((None, D + code))
     weights = randomize(cell)
     x = rng.normal(size=(6, D)).astype("float32")
-    tasks = np.array([0, 2, 1, 0, 2, 1]) % num_tasks
+    tasks = np.array(tasks)
     inputs = x
     if num_tasks > 1:
         inputs = np.concatenate([x, np.eye(num_tasks)[tasks]], -1).astype("float32")
