@@ -60,14 +60,15 @@ def run(data, builder, head, seed, args):
     for t in data.tasks:
         crf = head.startswith("crf") and t.name in args.crf_tasks
         weight = args.crf_loss_weight if crf else 1.0
-        rules = bio_constraints(data.tag_names[t.name]) if head == "crf_bio" else None
+        bio = crf and head == "crf_bio"
+        rules = bio_constraints(data.tag_names[t.name]) if bio else None
         tasks.append(
             Task(
                 t.name,
                 t.num_classes,
                 sequence=True,
                 crf=crf,
-                crf_constraints=rules if crf else None,
+                crf_constraints=rules,
                 loss_weight=weight,
             )
         )
