@@ -41,13 +41,11 @@ from keras_mtl.plotting import plot_task_correlation
 MOVIE_DOMAINS = ("MR", "imdb", "dvd", "video")
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_budget_arguments(parser):
+    """The FDU-MTL budget of this table (seeds, epochs, sizes), shared with
+    `meta_lstm_readout.py` so that both measure the same models."""
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--transfer-epochs", type=int, default=5)
-    # Each domain alone gets 1/16 of the updates of one multi-task epoch.
-    parser.add_argument("--single-task-epochs", type=int, default=None)
     parser.add_argument("--max-length", type=int, default=100)
     parser.add_argument("--vocab-size", type=int, default=10000)
     parser.add_argument("--embedding-dim", type=int, default=32)
@@ -55,6 +53,14 @@ def parse_args(argv=None):
     parser.add_argument("--meta-units", type=int, default=16)
     parser.add_argument("--meta-vector-dim", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=64)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_budget_arguments(parser)
+    parser.add_argument("--transfer-epochs", type=int, default=5)
+    # Each domain alone gets 1/16 of the updates of one multi-task epoch.
+    parser.add_argument("--single-task-epochs", type=int, default=None)
     parser.add_argument("--held-out", default="video")
     parser.add_argument(
         "--models",

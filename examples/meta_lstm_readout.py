@@ -16,6 +16,7 @@ import time
 
 import keras
 import numpy as np
+from meta_lstm_fdu_mtl import add_budget_arguments  # examples/, beside this file
 
 from keras_mtl.data.fdu_mtl import fdu_mtl
 from keras_mtl.models.meta_lstm import meta_lstm
@@ -65,15 +66,7 @@ def mean_std(values):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readouts", nargs="+", default=READOUTS, choices=READOUTS)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--max-length", type=int, default=100)
-    parser.add_argument("--vocab-size", type=int, default=10000)
-    parser.add_argument("--embedding-dim", type=int, default=32)
-    parser.add_argument("--units", type=int, default=32)
-    parser.add_argument("--meta-units", type=int, default=16)
-    parser.add_argument("--meta-vector-dim", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=64)
+    add_budget_arguments(parser)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--output", default=None, help="JSON file for the runs")
     args = parser.parse_args()
