@@ -19,6 +19,11 @@ go into the JSON per seed and are drawn as heatmaps in `--mrn-output-dir`:
 
     KERAS_BACKEND=jax nice python examples/meta_lstm_fdu_mtl.py \
         --models meta_lstm hard_sharing mrn --seeds 0 1 2
+
+`--models ... tree` puts a `TreeGroupedDense` output layer (Han & Zhang,
+2015; the tree builder's defaults) on the same shared encoder; the tree it
+learns over the 16 domains goes into the JSON and is drawn as a dendrogram
+per seed in `--tree-output-dir`.
 """
 
 import argparse
@@ -35,7 +40,8 @@ from keras_mtl.data.fdu_mtl import fdu_mtl
 from keras_mtl.models.baselines import hard_sharing, single_task
 from keras_mtl.models.meta_lstm import meta_lstm, meta_lstm_transfer
 from keras_mtl.models.mrn import mrn, prior_layers
-from keras_mtl.plotting import plot_task_correlation
+from keras_mtl.models.tree import tree
+from keras_mtl.plotting import plot_task_correlation, plot_tree_dendrogram
 
 # The movie-review domains (the other 12 review products, books and music).
 MOVIE_DOMAINS = ("MR", "imdb", "dvd", "video")
@@ -66,7 +72,7 @@ def parse_args(argv=None):
         "--models",
         nargs="+",
         default=["meta_lstm", "hard_sharing", "single_task", "transfer"],
-        help="also available: mrn",
+        help="also available: mrn, tree",
     )
     parser.add_argument("--output", default="meta_lstm_fdu_mtl.json")
     parser.add_argument("--mrn-covariances", default="all", choices=["all", "task"])
@@ -76,6 +82,11 @@ def parse_args(argv=None):
         "--mrn-output-dir",
         default="fdu_mrn_results",
         help="where the MRN task-correlation heatmaps are written",
+    )
+    parser.add_argument(
+        "--tree-output-dir",
+        default="fdu_tree_results",
+        help="where the learned trees are drawn as dendrograms",
     )
     return parser.parse_args(argv)
 
@@ -143,6 +154,15 @@ def run_seed(data, args, seed, readouts=None):
         )
         if readouts is not None:
             readouts["mrn"] = mrn_readouts(model, domains, args, seed)
+    if "tree" in args.models:
+        model = tree_model(data, args, seed)
+        model.fit(x["tokens"], y, **fit)
+        predictions = model.predict(x_test["tokens"], batch_size=256, verbose=0)
+        results["tree"] = accuracies(
+            predictions, x_test, labels, domains, lambda m: domains[m]
+        )
+        if readouts is not None:
+            readouts["tree"] = tree_readouts(model, domains, args, seed)
     if "single_task" in args.models:
         epochs = args.single_task_epochs or args.epochs
         results["single_task"] = single_task_runs(
@@ -153,15 +173,13 @@ def run_seed(data, args, seed, readouts=None):
     return results
 
 
-def mrn_model(data, args, seed):
-    """MRN on hard sharing's encoder: embedding, LSTM, masked mean over time.
+def shared_encoder(data, args, seed):
+    """Hard sharing's encoder as a model: embedding, LSTM, masked mean over time.
 
-    `mrn()` reads feature vectors through a `backbone` model, so the token
-    encoder is that backbone (MRN's input is then a float copy of the token
-    ids, exact for any vocabulary below 2**24; the embedding casts it back).
-    On the pooled `units`-wide features sit MRN's task-specific hidden layer
-    (`units` wide) and output layer, both under the prior (only the output
-    layer with `--mrn-covariances task`).
+    `mrn()` and `tree()` read feature vectors through a `backbone` model, so
+    this token encoder is that backbone (the model's input is then a float
+    copy of the token ids, exact for any vocabulary below 2**24; the
+    embedding casts it back).
     """
     keras.utils.set_random_seed(seed)
     tokens = keras.Input(shape=(args.max_length,), dtype="int32", name="tokens")
@@ -170,16 +188,67 @@ def mrn_model(data, args, seed):
     )(tokens)
     h = keras.layers.LSTM(args.units, return_sequences=True, name="shared_lstm")(h)
     h = keras.layers.GlobalAveragePooling1D(name="shared_pool")(h)
-    encoder = keras.Model(tokens, h, name="encoder")
+    return keras.Model(tokens, h, name="encoder")
+
+
+def mrn_model(data, args, seed):
+    """MRN on the shared encoder (`shared_encoder`).
+
+    On the pooled `units`-wide features sit MRN's task-specific hidden layer
+    (`units` wide) and output layer, both under the prior (only the output
+    layer with `--mrn-covariances task`).
+    """
     return mrn(
         data.tasks,
-        backbone=encoder,
+        backbone=shared_encoder(data, args, seed),
         units=args.units,
         covariances=args.mrn_covariances,
         update_every=args.mrn_update_every,
         prior_weight=args.mrn_prior_weight,
         seed=seed,
     )
+
+
+def tree_model(data, args, seed):
+    """A `TreeGroupedDense` output layer (16 domains × 2 classes) on the shared
+    encoder, with the tree builder's defaults (3 levels, λ = 0.01, 0.1, 1,
+    proximal SGD at the learning rate)."""
+    return tree(data.tasks, backbone=shared_encoder(data, args, seed), seed=seed)
+
+
+def tree_readouts(model, domains, args, seed):
+    """The learned partitions (root level first), their dendrogram, and the
+    correlation of the tasks' leaf components (where the tasks differ when
+    every level above the leaf is fused)."""
+    os.makedirs(args.tree_output_dir, exist_ok=True)
+    head = model.get_layer("tree_head")
+    partitions = head.tree()
+    plot_tree_dendrogram(
+        partitions,
+        os.path.join(args.tree_output_dir, f"fdu_tree_seed{seed}.png"),
+        task_names=domains,
+        title=f"TAT tree on FDU-MTL, seed {seed}",
+    )
+    named = [[[domains[t] for t in group] for group in level] for level in partitions]
+    leaf = head.level_components()[0]
+    return {
+        "partitions": named,
+        "groups_per_level": [len(p) for p in partitions],
+        "leaf_correlation": np.corrcoef(leaf - leaf.mean(0)).tolist(),
+    }
+
+
+def movie_grouping(partition, domains, group=MOVIE_DOMAINS):
+    """Per level: the groups holding movie domains, whether one group holds
+    all of them (`together`) and whether it holds nothing else (`alone`)."""
+    holding = [g for g in partition if any(d in group for d in g)]
+    together = len(holding) == 1
+    return {
+        "groups": len(partition),
+        "movie_group_sizes": [len(g) for g in holding],
+        "together": together,
+        "alone": together and len(holding[0]) == len(group),
+    }
 
 
 def mrn_readouts(model, domains, args, seed):
@@ -357,6 +426,20 @@ def main(argv=None):
             "per_seed": mrn_runs,
             "summary": correlation_report(mrn_runs, domains, args.mrn_output_dir),
         }
+    if "tree" in args.models:
+        trees = [r["tree"] for r in readouts]
+        for seed, found in zip(args.seeds, trees):
+            levels = [movie_grouping(p, domains) for p in found["partitions"]]
+            found["movie_grouping"] = levels
+            contrast = movie_contrast(found["leaf_correlation"], domains)
+            print(
+                f"tree seed {seed}: groups per level (root first) "
+                f"{found['groups_per_level']}; movie domains together per level "
+                f"{[level['together'] for level in levels]}; leaf correlation "
+                + json.dumps(contrast),
+                flush=True,
+            )
+        record["trees"] = {"domains": domains, "seeds": args.seeds, "per_seed": trees}
     with open(args.output, "w") as handle:
         json.dump(record, handle, indent=1)
     print(f"wrote {args.output}")

@@ -4,7 +4,7 @@ import keras
 
 from keras_mtl.arguments import check_choice, check_float, check_int
 from keras_mtl.layers.multilinear_prior import COVARIANCES, MultilinearPriorLayer
-from keras_mtl.models.encoder_spec import FEATURE_ARGUMENTS, EncoderSpec
+from keras_mtl.models.backbone import backbone_features, feature_spec
 from keras_mtl.models.network import (
     MultiTaskNetwork,
     activation_heads,
@@ -121,9 +121,9 @@ class MRN(MultiTaskNetwork):
             "shared_init": shared_init,
             "task_scale": task_scale,
         }
-        spec = _feature_spec(backbone, encoder_arguments, seed)
+        spec = feature_spec("mrn()", backbone, encoder_arguments, seed)
         inputs = spec.make_inputs()
-        features = _backbone_features(backbone, freeze_backbone, spec, inputs)
+        features = backbone_features(backbone, freeze_backbone, spec, inputs)
         if covariances == "task":
             outputs = _task_mode_outputs(tasks, features, prior)
         else:
@@ -164,58 +164,6 @@ def mrn(tasks, **kwargs):
     (3, 3)
     """
     return MRN(tasks, **kwargs)
-
-
-def _feature_spec(backbone, arguments, seed):
-    arguments = dict(arguments)
-    if backbone is not None:
-        if not isinstance(backbone, keras.Model):
-            raise TypeError(
-                "`backbone` must be a keras.Model or None. "
-                f"Received: backbone={backbone!r}"
-            )
-        if arguments.get("input_shape") is None:
-            shape = tuple(backbone.input_shape[1:])
-            if any(d is None for d in shape):
-                raise ValueError(
-                    f"`backbone` takes inputs of shape {shape} with unknown "
-                    "sizes: pass `input_shape` with every size given."
-                )
-            arguments["input_shape"] = shape
-    elif arguments.get("input_shape") is None:
-        raise ValueError("mrn() needs `input_shape=(F,)` or a `backbone` model.")
-    spec = EncoderSpec(
-        "MRN",
-        arguments,
-        accepts=FEATURE_ARGUMENTS,
-        defaults={"encoder": "mlp"},
-        min_layers=0,
-        seed=seed,
-    )
-    if backbone is None and len(spec.input_shape) != 1:
-        raise ValueError(
-            "Without a `backbone`, mrn() takes feature vectors: `input_shape` "
-            f"must be (F,). Received: input_shape={spec.input_shape!r}"
-        )
-    return spec
-
-
-def _backbone_features(backbone, freeze_backbone, spec, inputs):
-    if backbone is None:
-        layers = spec.stack(inputs.features, prefix="shared_")
-        return layers[-1] if layers else inputs.features
-    if freeze_backbone:
-        backbone.trainable = False
-    features = backbone(inputs.features)
-    if any(d is None for d in features.shape[1:]):
-        raise ValueError(
-            "`backbone` must give outputs of a known size to flatten (e.g. a "
-            "keras.applications model with pooling='avg'). Received outputs of "
-            f"shape {features.shape}."
-        )
-    if len(features.shape) > 2:
-        features = keras.layers.Flatten(name="backbone_flatten")(features)
-    return features
 
 
 def _task_mode_outputs(tasks, features, prior):

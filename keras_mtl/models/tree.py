@@ -7,7 +7,7 @@ from keras_mtl import tree_solver
 from keras_mtl.arguments import check_choice, check_float, check_int
 from keras_mtl.layers.tree_grouped_dense import TreeGroupedDense
 from keras_mtl.layers.tree_optimizer import TreeProximalAdam
-from keras_mtl.models.encoder_spec import FEATURE_ARGUMENTS, EncoderSpec
+from keras_mtl.models.backbone import backbone_features, feature_spec
 from keras_mtl.models.network import MultiTaskNetwork, activation_heads, prepare
 
 OBJECTIVES = ("paper", "ridge")
@@ -56,8 +56,7 @@ def check_objective(objective, component_l2):
 class TreeMTL(MultiTaskNetwork):
     """Tree-structured multi-task model (Han & Zhang, KDD 2015).
 
-    A shared MLP trunk of `num_layers` Dense + ReLU layers (`num_layers=0`:
-    none, the paper's linear model) feeds one `TreeGroupedDense` head whose
+    A shared trunk feeds one `TreeGroupedDense` head whose
     task weights are fused along a learned tree. When the tasks have
     different output widths (e.g. a regression, a 3-class and a binary
     task), or `tree_units` is given, the tree is learned over a task-specific
@@ -80,7 +79,15 @@ class TreeMTL(MultiTaskNetwork):
 
     Args:
         tasks: list of `keras_mtl.Task`, not `sequence`.
-        input_shape: tuple `(F,)`. Shape of one feature vector.
+        backbone: `keras.Model` or None. Shared feature extractor (e.g. a
+            token encoder ending in pooling); outputs of rank > 2 are
+            flattened. Defaults to an MLP of `num_layers` Dense + ReLU layers
+            on `input_shape` features (`num_layers=0`: none, the paper's
+            linear model).
+        freeze_backbone: bool. Sets `backbone.trainable = False`. Defaults
+            to `False`.
+        input_shape: tuple `(F,)`. Shape of one feature vector (read from
+            `backbone` when one is given).
         num_levels: int or None. Tree levels H, at most the number of tasks.
             Defaults to `None`: 3, or the number of tasks if fewer.
         fusion_weights: list of H floats λ_h, leaf level first, increasing.
@@ -122,6 +129,8 @@ class TreeMTL(MultiTaskNetwork):
         self,
         tasks,
         *,
+        backbone=None,
+        freeze_backbone=False,
         num_levels=None,
         fusion_weights=None,
         objective=None,
@@ -146,25 +155,13 @@ class TreeMTL(MultiTaskNetwork):
                 f"num_levels={num_levels}"
             )
         check_float(learning_rate, "learning_rate")
-        spec = EncoderSpec(
-            "TreeMTL",
-            encoder_arguments,
-            accepts=FEATURE_ARGUMENTS,
-            defaults={"encoder": "mlp"},
-            min_layers=0,
-            seed=seed,
-        )
-        if spec.is_sequence:
-            raise ValueError(
-                "tree() takes feature vectors: `input_shape` must be (F,). "
-                f"Received: input_shape={spec.input_shape!r}"
-            )
+        spec = feature_spec("tree()", backbone, encoder_arguments, seed)
         widths = {t.output_units for t in tasks}
         hidden = tree_units is not None or len(widths) > 1
         if tree_units is not None:
             check_int(tree_units, "tree_units")
         inputs = spec.make_inputs()
-        layers = spec.stack(inputs.features, prefix="shared_")
+        features = backbone_features(backbone, freeze_backbone, spec, inputs)
         head = TreeGroupedDense(
             (tree_units or spec.units) if hidden else widths.pop(),
             len(tasks),
@@ -176,7 +173,7 @@ class TreeMTL(MultiTaskNetwork):
             component_l2=component_l2,
             activation="relu" if hidden else None,
             name="tree_head",
-        )(layers[-1] if layers else inputs.features)
+        )(features)
         if hidden:
             head = [
                 keras.layers.Dense(task.output_units, name=f"{task.name}_logits")(h)

@@ -151,6 +151,34 @@ def test_solve_with_adaptive_pair_weights_and_a_centered_ridge():
         paper.solve(x, y, centered_ridge=True)
 
 
+def _token_encoder(length=6, vocab=20):
+    tokens = keras.Input((length,), dtype="int32")
+    h = keras.layers.Embedding(vocab, 4, mask_zero=True)(tokens)
+    h = keras.layers.GlobalAveragePooling1D()(h)
+    return keras.Model(tokens, h, name="encoder")
+
+
+def test_tree_head_on_a_shared_backbone():
+    tasks = [Task(f"d{t}", num_classes=2) for t in range(3)]
+    model = tree(tasks, backbone=_token_encoder(), num_levels=2, seed=0)
+    assert model.get_config()["input_shape"] == [6]
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 20, size=(12, 6)).astype("float32")
+    owner = np.arange(12) % 3
+    y = {
+        t.name: np.where(owner == i, rng.integers(0, 2, 12), -1)
+        for i, t in enumerate(tasks)
+    }
+    history = model.fit(x, y, batch_size=6, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert len(model.get_layer("tree_head").tree()) == 2
+    assert_model_roundtrip(model, x)
+    with pytest.raises(ValueError, match="num_layers=0"):
+        model.solve(x, y)
+    with pytest.raises(TypeError, match="backbone"):
+        tree(tasks, backbone="resnet")
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="tasks"):
         tree([Task("a", 3, sequence=True), Task("b")], input_shape=(3,))
