@@ -138,31 +138,25 @@ def run_seed(data, args, seed, readouts=None):
         results["meta_lstm"] = accuracies(
             predictions, x_test, labels, domains, lambda m: domains[m]
         )
-    if "hard_sharing" in args.models:
-        model = hard_sharing(tasks, encoder="lstm", num_layers=1, **common)
+    token_models = {
+        "hard_sharing": lambda: hard_sharing(
+            tasks, encoder="lstm", num_layers=1, **common
+        ),
+        "mrn": lambda: mrn_model(data, args, seed),
+        "tree": lambda: tree_model(data, args, seed),
+    }
+    token_readouts = {"mrn": mrn_readouts, "tree": tree_readouts}
+    for name, build in token_models.items():
+        if name not in args.models:
+            continue
+        model = build()
         model.fit(x["tokens"], y, **fit)
         predictions = model.predict(x_test["tokens"], batch_size=256, verbose=0)
-        results["hard_sharing"] = accuracies(
+        results[name] = accuracies(
             predictions, x_test, labels, domains, lambda m: domains[m]
         )
-    if "mrn" in args.models:
-        model = mrn_model(data, args, seed)
-        model.fit(x["tokens"], y, **fit)
-        predictions = model.predict(x_test["tokens"], batch_size=256, verbose=0)
-        results["mrn"] = accuracies(
-            predictions, x_test, labels, domains, lambda m: domains[m]
-        )
-        if readouts is not None:
-            readouts["mrn"] = mrn_readouts(model, domains, args, seed)
-    if "tree" in args.models:
-        model = tree_model(data, args, seed)
-        model.fit(x["tokens"], y, **fit)
-        predictions = model.predict(x_test["tokens"], batch_size=256, verbose=0)
-        results["tree"] = accuracies(
-            predictions, x_test, labels, domains, lambda m: domains[m]
-        )
-        if readouts is not None:
-            readouts["tree"] = tree_readouts(model, domains, args, seed)
+        if readouts is not None and name in token_readouts:
+            readouts[name] = token_readouts[name](model, domains, args, seed)
     if "single_task" in args.models:
         epochs = args.single_task_epochs or args.epochs
         results["single_task"] = single_task_runs(

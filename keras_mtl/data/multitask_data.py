@@ -6,7 +6,12 @@ import numpy as np
 
 from keras_mtl.data.mixing import label_dtype, mix
 from keras_mtl.data.sequences import BucketedSequences
-from keras_mtl.data.streams import as_tensors, batch_stream, trim_padding
+from keras_mtl.data.streams import (
+    as_tensors,
+    batch_stream,
+    finish_stream,
+    trim_padding,
+)
 
 
 class MultiTaskData:
@@ -166,7 +171,7 @@ class MultiTaskData:
         stream = stream.map(self._cast_labels)
         if self.is_tokens:
             stream = stream.map(lambda x, y: trim_padding(x, y, self.tasks))
-        return batch_stream(
+        stream = batch_stream(
             stream,
             self.tasks,
             batch_size=batch_size,
@@ -174,7 +179,8 @@ class MultiTaskData:
             shuffle=shuffle,
             seed=seed,
             cache=sampling is None,
-        ).prefetch(tf.data.AUTOTUNE)
+        )
+        return finish_stream(stream)
 
     def _cast_labels(self, x, y):
         import tensorflow as tf

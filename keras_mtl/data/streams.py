@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_mtl.arguments import check_int
 from keras_mtl.data.mixing import label_dtype, missing_label
 
 
@@ -105,20 +106,25 @@ def batch_stream(
             order = _permutation(tf.size(lengths), [key, 0])
         # Stable: equal lengths keep the (shuffled) order.
         order = tf.gather(order, tf.argsort(tf.gather(lengths, order), stable=True))
+        # One gather per pass; each batch is then a slice of the sorted rows.
+        rows = tf.nest.map_structure(lambda t: tf.gather(t, order), (x, y))
         count = tf.size(order)
+        longest = tf.math.segment_max(
+            tf.gather(lengths, order), tf.range(count) // batch_size
+        )
         last = tf.maximum(count - batch_size + 1, 0) if drop_remainder else count
         starts = tf.range(0, last, batch_size)
+        widths = _round_up(longest[: tf.size(starts)], step)
         if key is not None:
-            starts = tf.gather(starts, _permutation(tf.size(starts), [key, 1]))
+            shuffled = _permutation(tf.size(starts), [key, 1])
+            starts, widths = tf.gather(starts, shuffled), tf.gather(widths, shuffled)
 
-        def take(start):
-            rows = order[start : start + batch_size]
-            width = _round_up(tf.reduce_max(tf.gather(lengths, rows)), step)
+        def take(start, width):
             return tf.nest.map_structure(
-                lambda t: _cut(tf.gather(t, rows), width), (x, y)
+                lambda t: _cut(t[start : start + batch_size], width), rows
             )
 
-        return tf.data.Dataset.from_tensor_slices(starts).map(take)
+        return tf.data.Dataset.from_tensor_slices((starts, widths)).map(take)
 
     if not shuffle:
         return windows.flat_map(split)
@@ -127,6 +133,32 @@ def batch_stream(
     return tf.data.Dataset.zip(windows, keys).flat_map(
         lambda window, key: split(*window, key)
     )
+
+
+def finish_stream(dataset, threads=1):
+    """Prefetches a batched stream and sizes its `tf.data` thread pool.
+
+    Args:
+        dataset: batched `tf.data.Dataset`.
+        threads: int or None. Threads of the stream's own pool, autotuning
+            off. The default `1` leaves the other cores to the training
+            step: on 2 cores tf.data's autotuned pool slowed a cached demo
+            epoch by 5–10 % (JAX) and up to 40 % under load (torch), against
+            ±5 % with one thread. `None` keeps tf.data's defaults (for
+            streams that do heavy work every pass).
+
+    Returns:
+        The prefetched `tf.data.Dataset`.
+    """
+    import tensorflow as tf
+
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    if threads is None:
+        return dataset
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = check_int(threads, "threads")
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 def _permutation(size, seed):

@@ -3,7 +3,7 @@
 import collections
 from dataclasses import dataclass, field
 
-from keras_mtl.data.streams import batch_stream
+from keras_mtl.data.streams import batch_stream, finish_stream
 from keras_mtl.task import Task
 
 PAD, OOV = 0, 1
@@ -50,6 +50,7 @@ def from_tfds(
     seed=None,
     bucket_width=16,
     cache=True,
+    threads=1,
     data_dir=None,
     download=True,
 ):
@@ -87,6 +88,9 @@ def from_tfds(
             files with this prefix (a str), so later epochs neither read nor
             encode again; `False` for a split larger than memory. Defaults
             to `True`.
+        threads: int or None. Threads of the stream's `tf.data` pool;
+            `None` keeps tf.data's autotuned pool (see
+            `keras_mtl.data.streams.finish_stream`). Defaults to `1`.
         data_dir, download: passed to `tfds.load`.
 
     Returns:
@@ -159,7 +163,8 @@ def from_tfds(
         shuffle=shuffle,
         seed=seed,
         cache=cache if tokens else False,
-    ).prefetch(tf.data.AUTOTUNE)
+    )
+    stream = finish_stream(stream, threads)
     return TFDSStream(
         tasks=tasks,
         dataset=stream,

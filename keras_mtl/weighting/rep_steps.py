@@ -25,6 +25,7 @@ from keras_mtl.weighting.steps import (
     _rows,
     _step_record,
     _zero_if_none,
+    torch_jacobian,
 )
 
 
@@ -113,17 +114,8 @@ def _torch_step(model, data):
     losses, mask = model.task_loss_vector(y, y_pred, sample_weight)
     regularization = _regularization(model.losses)
     rows = _rows(losses, regularization)
-    per_row = []
-    for i in range(rows.shape[0]):
-        if not rows[i].requires_grad:
-            per_row.append([torch.zeros_like(leaf) for leaf in leaves])
-            continue
-        grads = torch.autograd.grad(
-            rows[i], leaves, retain_graph=True, allow_unused=True
-        )
-        per_row.append(_zeros_like_if_none(grads, leaves))
+    jacobian = torch_jacobian(rows, leaves, keep_graph=True)
     with torch.no_grad():
-        jacobian = [torch.stack(column) for column in zip(*per_row)]
         directions, weights = model.combine_representation(
             jacobian, losses.detach(), mask
         )

@@ -90,6 +90,40 @@ def _step_record(losses, mask, weights, regularization):
 # -- torch -----------------------------------------------------------------
 
 
+def torch_jacobian(rows, tensors, keep_graph=False):
+    """The gradient of every entry of `rows` w.r.t. `tensors` (torch).
+
+    Args:
+        rows: 1-D tensor (the task losses, then the regularization).
+        tensors: list of tensors that require gradients.
+        keep_graph: bool. Keep the autograd graph after the last row (for a
+            later backward pass through it).
+
+    Returns:
+        One tensor `(rows, *tensor.shape)` per tensor; zeros where a row
+        does not depend on it.
+    """
+    import torch
+
+    count = rows.shape[0]
+    per_row = []
+    for i in range(count):
+        if not rows[i].requires_grad:
+            per_row.append([torch.zeros_like(t) for t in tensors])
+            continue
+        grads = torch.autograd.grad(
+            rows[i],
+            tensors,
+            retain_graph=keep_graph or i + 1 < count,
+            allow_unused=True,
+        )
+        per_row.append(
+            [torch.zeros_like(t) if g is None else g for g, t in zip(grads, tensors)]
+        )
+    with torch.no_grad():
+        return [torch.stack(column) for column in zip(*per_row)]
+
+
 def _torch_step(model, data):
     import torch
 
@@ -102,18 +136,8 @@ def _torch_step(model, data):
     losses, mask = model.task_loss_vector(y, y_pred, sample_weight)
     regularization = _regularization(model.losses)
     if strategy.needs_gradients:
-        rows = _rows(losses, regularization)
-        per_row = []
-        for i in range(rows.shape[0]):
-            grads = torch.autograd.grad(
-                rows[i],
-                parameters,
-                retain_graph=i + 1 < rows.shape[0],
-                allow_unused=True,
-            )
-            per_row.append(_zero_if_none(grads, variables))
+        jacobian = torch_jacobian(_rows(losses, regularization), parameters)
         with torch.no_grad():
-            jacobian = [torch.stack(column) for column in zip(*per_row)]
             gradients, weights = model.combine_jacobian(jacobian, losses.detach(), mask)
     else:
         objective, weights = strategy.combine_losses(losses, mask)

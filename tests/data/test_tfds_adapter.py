@@ -53,6 +53,18 @@ def test_test_split_uses_the_training_vocabulary(mock):
     assert not test.dataset.element_spec[0].shape.is_fully_defined()
 
 
+def test_stream_threads(mock):
+    one = from_tfds("iris", inputs="features", labels={"species": "label"})
+    default = from_tfds(
+        "iris", inputs="features", labels={"species": "label"}, threads=None
+    )
+    threading = one.dataset.options().threading
+    assert threading.private_threadpool_size == 1
+    assert one.dataset.options().autotune.enabled is False
+    assert default.dataset.options().threading.private_threadpool_size is None
+    assert len(list(one.dataset)) == len(list(default.dataset))
+
+
 def test_feature_classification_dataset_trains(mock):
     data = from_tfds("iris", inputs="features", labels={"species": "label"})
     assert data.vocab_size is None
@@ -90,6 +102,11 @@ def test_bad_labels_in_a_tfds_stream_name_the_task(mock):
         ({"inputs": "tokens", "labels": {"ner": "x"}}, ValueError, "labels"),
         ({"inputs": "tokens", "labels": ["ner"]}, TypeError, "labels"),
         ({"inputs": "tokens", "labels": {"t": "tokens"}}, TypeError, "labels"),
+        (
+            {"inputs": "tokens", "labels": {"ner": "ner"}, "threads": 0},
+            ValueError,
+            "threads",
+        ),
     ],
 )
 def test_bad_arguments(mock, kwargs, error, match):
