@@ -171,6 +171,7 @@ def plot_tree_dendrogram(partitions, path, task_names=None, title=None):
         labels=task_names,
         ax=axis,
         leaf_font_size=6,
+        leaf_rotation=90,  # long task names do not overlap
         color_threshold=len(partitions) + 0.5,
     )
     axis.set_ylabel("tree level (1 = leaf)")
