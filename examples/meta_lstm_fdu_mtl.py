@@ -37,6 +37,7 @@ from tabulate import tabulate
 
 from keras_mtl import Task
 from keras_mtl.data.fdu_mtl import fdu_mtl
+from keras_mtl.models.backbone import token_encoder
 from keras_mtl.models.baselines import hard_sharing, single_task
 from keras_mtl.models.meta_lstm import meta_lstm, meta_lstm_transfer
 from keras_mtl.models.mrn import mrn, prior_layers
@@ -168,21 +169,15 @@ def run_seed(data, args, seed, readouts=None):
 
 
 def shared_encoder(data, args, seed):
-    """Hard sharing's encoder as a model: embedding, LSTM, masked mean over time.
-
-    `mrn()` and `tree()` read feature vectors through a `backbone` model, so
-    this token encoder is that backbone (the model's input is then a float
-    copy of the token ids, exact for any vocabulary below 2**24; the
-    embedding casts it back).
-    """
+    """Hard sharing's encoder as a `backbone` for `mrn()` and `tree()`:
+    embedding, LSTM, masked mean over time (`token_encoder`)."""
     keras.utils.set_random_seed(seed)
-    tokens = keras.Input(shape=(args.max_length,), dtype="int32", name="tokens")
-    h = keras.layers.Embedding(
-        data.vocab_size, args.embedding_dim, mask_zero=True, name="embedding"
-    )(tokens)
-    h = keras.layers.LSTM(args.units, return_sequences=True, name="shared_lstm")(h)
-    h = keras.layers.GlobalAveragePooling1D(name="shared_pool")(h)
-    return keras.Model(tokens, h, name="encoder")
+    return token_encoder(
+        data.vocab_size,
+        args.max_length,
+        embedding_dim=args.embedding_dim,
+        units=args.units,
+    )
 
 
 def mrn_model(data, args, seed):

@@ -80,6 +80,23 @@ def _model_inputs(model, x):
     return x
 
 
+def _token_backbone(data, args):
+    """`mrn` and `tree` read token data through hard sharing's encoder."""
+    import keras
+
+    from keras_mtl.models import token_encoder
+
+    x, _ = data.arrays("train")
+    tokens = x["tokens"] if isinstance(x, dict) else x
+    keras.utils.set_random_seed(args.seed)
+    return token_encoder(
+        data.vocab_size,
+        tokens.shape[1],
+        embedding_dim=args.embedding_dim,
+        units=args.units,
+    )
+
+
 def _first(split, limit):
     x, y = split
     if limit is None:
@@ -116,7 +133,9 @@ def _train_any(args):
 
     data = first_tasks(load_data(args), args.max_tasks)
     kwargs = {"units": args.units, "seed": args.seed}
-    if data.is_tokens:
+    if data.is_tokens and args.builder in ("mrn", "tree"):
+        kwargs["backbone"] = _token_backbone(data, args)
+    elif data.is_tokens:
         kwargs.update(vocab_size=data.vocab_size, embedding_dim=args.embedding_dim)
     else:
         kwargs["input_shape"] = data.arrays("train")[0].shape[1:]

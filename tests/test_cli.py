@@ -141,6 +141,17 @@ def test_train_on_fdu_mtl_with_task_ids_writes_per_domain_scores(tmp_path):
 
 
 @pytest.mark.backends("jax")
+@pytest.mark.parametrize("builder", ["mrn", "tree"])
+def test_feature_builders_read_token_data_through_an_encoder(builder, tmp_path):
+    out = tmp_path / "scores.json"
+    argv = ["train", builder, "--data", "fdu_mtl", "--max-tasks", "2"]
+    assert main(argv + ["--max-examples", "32", *SMALL, "--json", str(out)]) == 0
+    scores = json.loads(out.read_text())["scores"]
+    assert sorted(scores) == ["apparel", "baby"]
+    assert all("accuracy" in metrics for metrics in scores.values())
+
+
+@pytest.mark.backends("jax")
 def test_train_on_school_then_evaluate_the_saved_model(tmp_path, capsys):
     model_path, out = tmp_path / "school.keras", tmp_path / "eval.json"
     data = ["--data", "school", "--max-tasks", "3", "--max-examples", "64"]

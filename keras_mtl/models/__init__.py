@@ -5,6 +5,7 @@ Each class (`SluiceNetwork`, `HardSharingNetwork`, `MRN`, ...) is a
 (`sluice`, `hard_sharing`, `mrn`, ...) returns a compiled instance.
 """
 
+from keras_mtl.models.backbone import token_encoder
 from keras_mtl.models.cross_stitch import CrossStitchNetwork, cross_stitch
 from keras_mtl.models.encoder_spec import EncoderSpec
 from keras_mtl.models.hard_sharing import HardSharingNetwork, hard_sharing
@@ -52,6 +53,7 @@ __all__ = [
     "sluice",
     "task_correlation",
     "task_deviation_correlation",
+    "token_encoder",
     "tree",
 ]
 
