@@ -57,7 +57,7 @@ def feature_spec(architecture, backbone, arguments, seed):
     """The `EncoderSpec` of `architecture` on a backbone or on feature vectors.
 
     Args:
-        architecture: str. The architecture's name, for error messages.
+        architecture: str. The architecture's class name, for error messages.
         backbone: `keras.Model` or None. Its input shape is the model's
             input shape unless `arguments` give `input_shape`.
         arguments: dict of the feature arguments (`input_shape`, `units`,
@@ -69,11 +69,10 @@ def feature_spec(architecture, backbone, arguments, seed):
     """
     arguments = dict(arguments)
     if backbone is None and arguments.get("vocab_size") is not None:
-        raise ValueError(
-            f"{architecture} reads feature vectors, not token ids "
-            f"(vocab_size={arguments['vocab_size']!r} was given): pass a token "
-            "encoder as `backbone`, e.g. `keras_mtl.models.token_encoder("
-            "vocab_size, length)`."
+        raise TypeError(
+            f"{architecture}() got unexpected keyword argument(s) ['vocab_size']: "
+            "it reads feature vectors, not token ids. Pass a token encoder as "
+            "`backbone`, e.g. `keras_mtl.models.token_encoder(vocab_size, length)`."
         )
     if backbone is not None:
         if not isinstance(backbone, keras.Model):
@@ -91,7 +90,7 @@ def feature_spec(architecture, backbone, arguments, seed):
             arguments["input_shape"] = shape
     elif arguments.get("input_shape") is None:
         raise ValueError(
-            f"{architecture} needs `input_shape=(F,)` or a `backbone` model."
+            f"{architecture}() needs `input_shape=(F,)` or a `backbone` model."
         )
     spec = EncoderSpec(
         architecture,
@@ -103,7 +102,7 @@ def feature_spec(architecture, backbone, arguments, seed):
     )
     if backbone is None and len(spec.input_shape) != 1:
         raise ValueError(
-            f"Without a `backbone`, {architecture} takes feature vectors: "
+            f"Without a `backbone`, {architecture}() takes feature vectors: "
             f"`input_shape` must be (F,). Received: input_shape={spec.input_shape!r}"
         )
     return spec

@@ -121,7 +121,7 @@ class MRN(MultiTaskNetwork):
             "shared_init": shared_init,
             "task_scale": task_scale,
         }
-        spec = feature_spec("mrn()", backbone, encoder_arguments, seed)
+        spec = feature_spec("MRN", backbone, encoder_arguments, seed)
         inputs = spec.make_inputs()
         features = backbone_features(backbone, freeze_backbone, spec, inputs)
         if covariances == "task":

@@ -155,7 +155,7 @@ class TreeMTL(MultiTaskNetwork):
                 f"num_levels={num_levels}"
             )
         check_float(learning_rate, "learning_rate")
-        spec = feature_spec("tree()", backbone, encoder_arguments, seed)
+        spec = feature_spec("TreeMTL", backbone, encoder_arguments, seed)
         widths = {t.output_units for t in tasks}
         hidden = tree_units is not None or len(widths) > 1
         if tree_units is not None:

@@ -114,7 +114,7 @@ def test_plot_task_correlation_writes_a_png(tmp_path):
         ({"input_shape": None}, ValueError, "input_shape"),
         ({"input_shape": (3, 6)}, ValueError, "input_shape"),
         ({"backbone": "resnet"}, TypeError, "backbone"),
-        ({"vocab_size": 100}, ValueError, "token_encoder"),
+        ({"vocab_size": 100}, TypeError, "token_encoder"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):
