@@ -7,6 +7,8 @@ the proximal step alone as the number of tasks grows.
     python -m benchmarks.tree [--quick] [--output tree.json]
 """
 
+import contextlib
+import math
 import time
 
 import keras
@@ -22,6 +24,7 @@ from benchmarks.timing import (
     schedule,
     write_json,
 )
+from keras_mtl.layers import tree_prox
 from keras_mtl.layers.tree_grouped_dense import TreeGroupedDense
 from keras_mtl.layers.tree_prox import proximal_step
 from keras_mtl.losses import MaskedLoss
@@ -57,15 +60,57 @@ def dense_heads(num_tasks, dim, units):
     return _compile(inputs, outputs, [f"t{t}" for t in range(num_tasks)])
 
 
-def prox_seconds(num_tasks, params, repeats=5):
+def compiled(function):
+    """`function` compiled as a training step runs it: `jax.jit` on JAX,
+    `tf.function` on TensorFlow, eager on torch."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(function)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(function)
+    return function
+
+
+def labels_by_squaring(adjacency):
+    """Components by ⌈log₂ T⌉ boolean matrix squarings (the step until
+    2026-12-02), labelled by their smallest member like `component_labels`."""
+    reach = adjacency
+    for _ in range(max(1, math.ceil(math.log2(max(adjacency.shape[-1], 2))))):
+        reach = keras.ops.cast(keras.ops.matmul(reach, reach) > 0, reach.dtype)
+    return keras.ops.argmax(reach, axis=-1)
+
+
+@contextlib.contextmanager
+def previous_prox():
+    """Swaps in the two pieces the proximal step had until 2026-12-02 (a
+    pivoted LU solve, components by matrix squarings): the same-run baseline
+    of the prox timing. The output is the same up to float rounding."""
+    saved = tree_prox.spd_solve, tree_prox.component_labels
+    tree_prox.spd_solve = keras.ops.linalg.solve
+    tree_prox.component_labels = labels_by_squaring
+    try:
+        yield
+    finally:
+        tree_prox.spd_solve, tree_prox.component_labels = saved
+
+
+def prox_seconds(num_tasks, params, repeats=10):
+    """Median seconds of one compiled proximal step (H = 3, K = 10)."""
     values = keras.ops.convert_to_tensor(
         np.random.default_rng(0).normal(size=(3, num_tasks, params)).astype("float32")
     )
-    proximal_step(values, [1e-4, 1e-3, 1e-2])
-    start = time.perf_counter()
+    step = compiled(lambda v: proximal_step(v, [1e-4, 1e-3, 1e-2]))
+    keras.ops.convert_to_numpy(step(values))
+    times = []
     for _ in range(repeats):
-        keras.ops.convert_to_numpy(proximal_step(values, [1e-4, 1e-3, 1e-2]))
-    return (time.perf_counter() - start) / repeats
+        start = time.perf_counter()
+        keras.ops.convert_to_numpy(step(values))
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 def run(quick=False, batch_size=256):
@@ -98,9 +143,14 @@ def run(quick=False, batch_size=256):
 
 
 def prox_scaling(quick=False, params=29):
-    """Seconds of one proximal step (H=3, K=10) as the number of tasks grows."""
-    tasks = (8, 139) if quick else (8, 32, 139, 278)
-    return [(t, prox_seconds(t, params)) for t in tasks]
+    """`(tasks, seconds, seconds before 2026-12-02)` of one proximal step as
+    the number of tasks grows, both measured in this run."""
+    rows = []
+    for num_tasks in (8, 139) if quick else (8, 32, 139, 278):
+        with previous_prox():
+            before = prox_seconds(num_tasks, params)
+        rows.append((num_tasks, prox_seconds(num_tasks, params), before))
+    return rows
 
 
 def main(argv=None):
@@ -110,11 +160,16 @@ def main(argv=None):
     print(records_table(records))
     print(
         tabulate(
-            [(t, f"{s * 1e3:.2f}") for t, s in prox],
-            headers=["tasks (P=29, H=3, K=10)", "prox step ms"],
+            [
+                (t, f"{now * 1e3:.2f}", f"{before * 1e3:.2f}", f"{before / now:.1f}")
+                for t, now, before in prox
+            ],
+            headers=["tasks (P=29, H=3, K=10)", "prox step ms", "previous ms", "x"],
         )
     )
-    prox_ms = {str(t): s * 1e3 for t, s in prox}
+    prox_ms = {
+        str(t): {"now": now * 1e3, "previous": before * 1e3} for t, now, before in prox
+    }
     write_json({"records": records, "prox_ms": prox_ms}, args.output)
 
 

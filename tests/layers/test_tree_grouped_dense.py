@@ -9,7 +9,12 @@ from testing import (
 
 from keras_mtl.layers.tree_grouped_dense import TreeGroupedDense
 from keras_mtl.layers.tree_optimizer import TreeProximalAdam
-from keras_mtl.layers.tree_prox import fuse_tolerances, proximal_step
+from keras_mtl.layers.tree_prox import (
+    component_labels,
+    fuse_tolerances,
+    proximal_step,
+    spd_solve,
+)
 from keras_mtl.losses import MaskedLoss
 
 
@@ -61,6 +66,35 @@ def np_round_to_fusion(u, v, tau, labels):
 def objective(u, v, tau):
     pairs = np.triu(np.linalg.norm(u[:, None] - u[None], axis=-1), 1).sum()
     return 0.5 * np.sum((u - v) ** 2) + tau * pairs
+
+
+@pytest.mark.parametrize("size", [1, 2, 9, 31])
+def test_component_labels_match_scipy(size):
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(size)
+    graphs = rng.uniform(size=(6, size, size)) < rng.uniform(0, 0.3, (6, 1, 1))
+    graphs |= np.swapaxes(graphs, 1, 2) | np.eye(size, dtype=bool)
+    # A path in a shuffled order: the longest chain label propagation can meet.
+    path = np.eye(size, dtype=bool) | np.eye(size, k=1, dtype=bool)
+    order = rng.permutation(size)
+    graphs[0] = (path | path.T)[order][:, order]
+    labels = keras.ops.convert_to_numpy(component_labels(graphs.astype("float32")))
+    for graph, label in zip(graphs, labels):
+        groups = connected_components(graph, directed=False)[1]
+        smallest = [np.flatnonzero(groups == g).min() for g in groups]
+        assert np.array_equal(label, smallest)
+
+
+def test_spd_solve_matches_numpy():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(7, 7))
+    matrix, rhs = np.eye(7) + a @ a.T, rng.normal(size=(7, 3))
+    assert_allclose(
+        spd_solve(matrix.astype("float32"), rhs.astype("float32")),
+        np.linalg.solve(matrix, rhs),
+        atol=1e-4,
+    )
 
 
 def test_two_tasks_match_closed_form():
