@@ -86,16 +86,20 @@ def labels_by_squaring(adjacency):
 
 @contextlib.contextmanager
 def previous_prox():
-    """Swaps in the two pieces the proximal step had until 2026-12-02 (a
-    pivoted LU solve, components by matrix squarings): the same-run baseline
-    of the prox timing. The output is the same up to float rounding."""
-    saved = tree_prox.spd_solve, tree_prox.component_labels
+    """Swaps in the three pieces the proximal step had until 2026-12-02 (a
+    pivoted LU solve, components by matrix squarings, no row-space
+    reduction): the same-run baseline of the prox timing. The output is the
+    same up to float rounding."""
+    pieces = ("spd_solve", "component_labels", "row_space")
+    saved = {name: getattr(tree_prox, name) for name in pieces}
     tree_prox.spd_solve = keras.ops.linalg.solve
     tree_prox.component_labels = labels_by_squaring
+    tree_prox.row_space = lambda v: (v, None)
     try:
         yield
     finally:
-        tree_prox.spd_solve, tree_prox.component_labels = saved
+        for name, piece in saved.items():
+            setattr(tree_prox, name, piece)
 
 
 def prox_seconds(num_tasks, params, repeats=10):
@@ -137,9 +141,19 @@ def run(quick=False, batch_size=256):
                     baseline_step_ms=base_step * 1e3,
                     peak_rss_mb=peak_rss_mb(),
                     prox_step_ms=prox_seconds(num_tasks, (dim + 1) * units) * 1e3,
+                    previous_prox_step_ms=previous_prox_seconds(
+                        num_tasks, (dim + 1) * units
+                    )
+                    * 1e3,
                 )
             )
     return records
+
+
+def previous_prox_seconds(num_tasks, params):
+    """`prox_seconds` with the pieces of `previous_prox`."""
+    with previous_prox():
+        return prox_seconds(num_tasks, params)
 
 
 def prox_scaling(quick=False, params=29):
@@ -147,8 +161,7 @@ def prox_scaling(quick=False, params=29):
     the number of tasks grows, both measured in this run."""
     rows = []
     for num_tasks in (8, 139) if quick else (8, 32, 139, 278):
-        with previous_prox():
-            before = prox_seconds(num_tasks, params)
+        before = previous_prox_seconds(num_tasks, params)
         rows.append((num_tasks, prox_seconds(num_tasks, params), before))
     return rows
 
@@ -157,7 +170,11 @@ def main(argv=None):
     args = parse_module_args(__doc__, "tree_benchmark.json", 256, argv)
     records = run(args.quick, args.batch_size)
     prox = prox_scaling(args.quick)
-    print(records_table(records))
+    prox_columns = (
+        ("prox ms", "prox_step_ms", "{:.2f}"),
+        ("previous prox ms", "previous_prox_step_ms", "{:.2f}"),
+    )
+    print(records_table(records, prox_columns))
     print(
         tabulate(
             [

@@ -107,14 +107,18 @@ def test_two_tasks_match_closed_form():
     assert_allclose(out[1, 0], [0.0, 0.25], atol=1e-5)
 
 
-def test_matches_numpy_reference():
+@pytest.mark.parametrize("params", [4, 13])  # 13 > 6 tasks: solved in the row space
+def test_matches_numpy_reference(params):
     rng = np.random.default_rng(0)
-    v = rng.normal(size=(3, 6, 4)).astype("float32")
+    v = rng.normal(size=(3, 6, params)).astype("float32")
     v[:, 1] = v[:, 0] + 0.01
     thresholds, shrink = [0.05, 0.2, 0.6], 0.1
     expected = np_proximal_step(v.astype("float64"), thresholds, 10, shrink)
     actual = proximal_step(keras.ops.convert_to_tensor(v), thresholds, 10, shrink)
     assert_allclose(actual, expected, atol=1e-4)
+    actual = keras.ops.convert_to_numpy(actual)
+    for level, reference in zip(actual, expected):
+        assert np.array_equal(same_group(level), same_group(reference))
 
 
 def test_converged_prox_is_optimal():
