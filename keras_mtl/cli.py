@@ -4,6 +4,7 @@ import argparse
 import json
 import sys
 
+import numpy as np
 from tabulate import tabulate
 
 DATASETS = ("conll2000", "fdu_mtl", "office_caltech", "school")
@@ -97,17 +98,25 @@ def _token_backbone(data, args):
     )
 
 
-def _first(split, limit):
+def _spread_subset(split, limit):
+    """`limit` examples of `(x, y)` spread evenly over the split.
+
+    Bundled splits are stored task by task (FDU-MTL, School), so the first
+    `limit` rows would hold one task only: the others would not train and
+    would score NaN.
+    """
     x, y = split
-    if limit is None:
+    rows = len(next(iter(y.values())))
+    if limit is None or limit >= rows:
         return x, y
-    cut = {k: v[:limit] for k, v in x.items()} if isinstance(x, dict) else x[:limit]
-    return cut, {k: v[:limit] for k, v in y.items()}
+    index = np.unique(np.linspace(0, rows - 1, limit).round().astype(int))
+    cut = {k: v[index] for k, v in x.items()} if isinstance(x, dict) else x[index]
+    return cut, {k: v[index] for k, v in y.items()}
 
 
 def task_scores(model, data, limit=None):
     """dict task → {metric: value} on the test split."""
-    x, y = _first(data.arrays("test"), limit)
+    x, y = _spread_subset(data.arrays("test"), limit)
     logs = model.evaluate(_model_inputs(model, x), y, verbose=0, return_dict=True)
     scores = {}
     for task in data.tasks:
@@ -144,7 +153,7 @@ def _train_any(args):
     if args.builder not in ("meta_lstm", "mrn", "tree"):
         kwargs["num_layers"] = args.num_layers
     model = getattr(models, args.builder)(data.tasks, **kwargs)
-    x, y = _first(data.arrays("train"), args.max_examples)
+    x, y = _spread_subset(data.arrays("train"), args.max_examples)
     model.fit(
         _model_inputs(model, x),
         y,
@@ -282,7 +291,7 @@ def _add_data_arguments(parser):
         "--max-examples",
         type=int,
         default=None,
-        help="use the first N training (and test) examples only",
+        help="use N training (and N test) examples, spread evenly over the split",
     )
     parser.add_argument(
         "--max-tasks",

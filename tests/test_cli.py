@@ -1,6 +1,7 @@
 import json
 
 import keras
+import numpy as np
 import pytest
 
 from keras_mtl.cli import main
@@ -94,7 +95,7 @@ def test_train_a_bundled_feature_dataset_writes_per_task_scores(tmp_path):
     assert main(argv + ["--json", str(out)]) == 0
     scores = json.loads(out.read_text())["scores"]
     assert sorted(scores) == ["amazon", "caltech", "dslr", "webcam"]
-    assert all("accuracy" in metrics for metrics in scores.values())
+    assert all(np.isfinite(metrics["accuracy"]) for metrics in scores.values())
 
 
 @pytest.mark.backends("torch")
@@ -137,7 +138,7 @@ def test_train_on_fdu_mtl_with_task_ids_writes_per_domain_scores(tmp_path):
     record = json.loads(out.read_text())
     assert record["builder"] == "meta_lstm" and record["data"] == "fdu_mtl"
     assert sorted(record["scores"]) == ["apparel", "baby"]
-    assert "accuracy" in record["scores"]["apparel"]
+    assert all(np.isfinite(m["accuracy"]) for m in record["scores"].values())
 
 
 @pytest.mark.backends("jax")
@@ -147,8 +148,8 @@ def test_feature_builders_read_token_data_through_an_encoder(builder, tmp_path):
     argv = ["train", builder, "--data", "fdu_mtl", "--max-tasks", "2"]
     assert main(argv + ["--max-examples", "32", *SMALL, "--json", str(out)]) == 0
     scores = json.loads(out.read_text())["scores"]
-    assert sorted(scores) == ["apparel", "baby"]
-    assert all("accuracy" in metrics for metrics in scores.values())
+    assert sorted(scores) == ["apparel", "baby"]  # both domains scored, not NaN
+    assert all(np.isfinite(metrics["accuracy"]) for metrics in scores.values())
 
 
 @pytest.mark.backends("jax")
