@@ -196,10 +196,50 @@ def check_labels(task, array, argument="y"):
                 f"(missing). Received values in [{array.min()}, {array.max()}]. "
                 "Class ids start at 0; only -1 marks a missing label."
             )
+        if getattr(task, "crf_constraints", None):
+            check_gold_paths(task, array, where)
     elif np.any(np.isinf(array.astype("float64"))):
         raise ValueError(
             f"{where} contains infinite values; use NaN to mark a missing label."
         )
+
+
+def check_gold_paths(task, array, where):
+    """Raises ValueError where gold tags break `task.crf_constraints`.
+
+    A gold path that the constraints forbid has likelihood 0 under the CRF:
+    its loss is the constraint's penalty, and nothing would say why. Checked:
+    transitions between adjacent labelled steps and the tag of a labelled
+    first step (sequences are padded at the end). End tags are not checked
+    (the labels do not show where the tokens end).
+    """
+    labels = np.asarray(array).astype("int64").reshape(len(array), -1)
+    rules = task.crf_constraints
+    if rules.get("allowed_transitions") is not None:
+        allowed = np.asarray(rules["allowed_transitions"], bool)
+        before, after = labels[:, :-1], labels[:, 1:]
+        labelled = (before >= 0) & (after >= 0)
+        bad = labelled & ~allowed[np.maximum(before, 0), np.maximum(after, 0)]
+        if bad.any():
+            n, t = np.argwhere(bad)[0]
+            raise ValueError(
+                f"{where}: example {n} goes from tag {before[n, t]} to tag "
+                f"{after[n, t]} at step {t + 1}, a transition that task "
+                f"{task.name!r}'s `crf_constraints['allowed_transitions']` "
+                f"forbids ({int(bad.sum())} such transition(s) in all). Fix the "
+                "labels (e.g. an I- tag after O), or allow the transition."
+            )
+    if rules.get("allowed_start") is not None and labels.shape[1]:
+        first = labels[:, 0]
+        start = np.asarray(rules["allowed_start"], bool)
+        bad = (first >= 0) & ~start[np.maximum(first, 0)]
+        if bad.any():
+            n = int(np.argmax(bad))
+            raise ValueError(
+                f"{where}: example {n} starts with tag {first[n]}, which task "
+                f"{task.name!r}'s `crf_constraints['allowed_start']` forbids "
+                f"({int(bad.sum())} such sequence(s))."
+            )
 
 
 def labels_as_dict(tasks, y, argument="y"):

@@ -120,6 +120,24 @@ def test_out_of_range_crf_tags_are_refused_naming_the_task():
         model.fit(x, y, verbose=0)
 
 
+@pytest.mark.backends("torch")
+def test_gold_tags_that_the_crf_constraints_forbid_are_refused():
+    from keras_mtl.layers import bio_constraints
+
+    rules = bio_constraints(["B-NP", "I-NP", "O"])
+    tasks = [Task("chunk", 3, sequence=True, crf=True, crf_constraints=rules)]
+    model = build("hard_sharing", tasks)
+    x = np.ones((2, 4), "int32")
+    good = np.array([[0, 1, 2, 0], [2, 0, 1, -1]])
+    model.fit(x, {"chunk": good}, verbose=0)
+    for bad, message in [
+        ([[0, 1, 2, 1], [2, 0, 1, -1]], "from tag 2 to tag 1 at step 3"),
+        ([[0, 1, 2, 0], [1, 1, 2, -1]], "example 1 starts with tag 1"),
+    ]:
+        with pytest.raises(ValueError, match=rf"y\['chunk'\].*{message}"):
+            model.fit(x, {"chunk": np.array(bad)}, verbose=0)
+
+
 def test_replacing_the_crf_loss_is_refused():
     model = build("hard_sharing")
     with pytest.raises(ValueError, match="'chunk' has a CRF head"):
@@ -142,8 +160,9 @@ def test_a_constrained_crf_task_never_predicts_a_ruled_out_transition():
     model = build("hard_sharing", [chunk], **LSTM)
     assert model.crf_layer("chunk").allowed_transitions == rules["allowed_transitions"]
     x, y = token_data()
-    y = {"chunk": np.where(x > 0, 1, -1)}  # labels that are all I-X
-    model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    chunk_tags = np.where(x > 0, 1, -1)  # mostly I-X: B-X first, then I-X
+    chunk_tags[:, 0] = 0
+    model.fit(x, {"chunk": chunk_tags}, epochs=3, batch_size=8, verbose=0)
     tags = model.predict(x, verbose=0)["chunk"]
     for row in tags:
         row = row[row >= 0]
