@@ -297,7 +297,18 @@ class TreeGroupedDense(keras.layers.Layer):
             indices; each partition refines the one before it.
         """
         tol = check_float(tol, "tol")
-        return partitions_from_components(self.level_components(), tol)
+        components = self.level_components()
+        if not np.all(np.isfinite(components)):
+            raise ValueError(
+                f"The tree parameters of {self.name!r} are not finite: training "
+                "diverged, so there is no tree to read. The tree parameters move "
+                f"by SGD at step_size={self.step_size}; full-batch proximal "
+                "gradient is stable only for step_size < 2 / (num_levels · L), "
+                "L the largest curvature of a task's loss. Use a smaller "
+                "step_size (the builders' `learning_rate`) or standardised "
+                "features."
+            )
+        return partitions_from_components(components, tol)
 
     def get_config(self):
         config = super().get_config()

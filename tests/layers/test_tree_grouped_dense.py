@@ -334,3 +334,12 @@ def test_bad_tol():
     layer.build((None, 3))
     with pytest.raises(ValueError, match="tol"):
         layer.tree(tol=-1.0)
+
+
+def test_a_diverged_tree_is_not_read_as_one():
+    # NaN components would otherwise read as "every task apart" at every level.
+    layer = TreeGroupedDense(1, num_tasks=3, num_levels=2)
+    layer.build((None, 2))
+    layer.components.assign(np.full((2, 3, 3, 1), np.nan, "float32"))
+    with pytest.raises(ValueError, match="not finite.*step_size"):
+        layer.tree()
