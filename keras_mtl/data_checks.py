@@ -196,7 +196,7 @@ def check_labels(task, array, argument="y"):
                 f"(missing). Received values in [{array.min()}, {array.max()}]. "
                 "Class ids start at 0; only -1 marks a missing label."
             )
-        if getattr(task, "crf_constraints", None):
+        if task.crf_constraints:
             check_gold_paths(task, array, where)
     elif np.any(np.isinf(array.astype("float64"))):
         raise ValueError(

@@ -168,9 +168,15 @@ def group_average(reach, u):
         one representative).
     """
     means = ops.matmul(reach, u) / ops.sum(reach, axis=-1, keepdims=True)
+    return from_representatives(reach, means)
+
+
+def from_representatives(reach, rows):
+    """Each row of `rows` `(..., T, P)` replaced by its group's first row, so
+    that the rows of a group (0/1 `reach` `(..., T, T)`) are bitwise equal."""
     representative = ops.expand_dims(ops.argmax(reach, axis=-1), -1)
-    indices = ops.broadcast_to(representative, ops.shape(means))
-    return ops.take_along_axis(means, indices, axis=-2)
+    indices = ops.broadcast_to(representative, ops.shape(rows))
+    return ops.take_along_axis(rows, indices, axis=-2)
 
 
 def proximal_step(components, thresholds, iterations=10, shrink=0.0):
@@ -201,11 +207,8 @@ def proximal_step(components, thresholds, iterations=10, shrink=0.0):
         coordinates, basis = row_space(v)
         u = mm_prox(coordinates, threshold, iterations)
         rounded, forced = round_to_fusion(u, coordinates, threshold, forced)
-        if basis is not None:
-            # Back in the parameters' coordinates; fused rows gathered from
-            # one representative so that they stay bitwise equal.
-            representative = ops.argmax(forced, axis=-1)
-            rounded = ops.take(ops.matmul(rounded, basis), representative, axis=0)
+        if basis is not None:  # back in the parameters' coordinates
+            rounded = from_representatives(forced, ops.matmul(rounded, basis))
         levels.append(rounded)
     return ops.stack(levels, axis=0)
 
