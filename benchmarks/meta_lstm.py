@@ -3,13 +3,14 @@
 The full-weight formulation is the one of the paper's released TF code: it
 builds every example's generated weight matrix `W(z_t)` of shape
 `(4 units, d + units)` at each step and multiplies it with `[x_t; h_{t-1}]`.
-`MetaLSTMCell` computes the same numbers factorised. Setting: batch 64,
-length 50, width 128 (inputs and units), with one task, with 16 tasks mixed
-in every batch (the cell computes all 16 tasks' products and masks 15 away;
-the alternative gathers each example's P, Q, B by its task), and with 16
-tasks but one task per batch (batches as the paper trains; the cell computes
-the same masked product, since choosing a cheaper path at run time with
-`keras.ops.cond` halved JAX throughput on mixed batches).
+`MetaLSTMCell` computes the same numbers factorised, and the `MetaLSTM`
+layer runs it. Setting: batch 64, length 50, width 128 (inputs and units),
+with one task, with 16 tasks mixed in every batch (the cell computes all 16
+tasks' products and masks 15 away; the alternative gathers each example's
+P, Q, B by its task), and with 16 tasks but one task per batch (batches as
+the paper trains: `MetaLSTM` then selects that task's P, Q, B once per
+batch; the plain `keras.layers.RNN(MetaLSTMCell)` still computes the masked
+product of all tasks).
 
     python -m benchmarks.meta_lstm [--quick] [--output FILE.json]
 """
@@ -26,6 +27,7 @@ from benchmarks.timing import (
     training_examples_per_s,
     write_json,
 )
+from keras_mtl.layers.meta_lstm import MetaLSTM
 from keras_mtl.layers.meta_lstm_cell import MetaLSTMCell
 
 LENGTH, WIDTH, META_UNITS, META_VECTOR_DIM = 50, 128, 32, 16
@@ -75,10 +77,9 @@ class GatheredTasksMetaLSTMCell(MetaLSTMCell):
         return gates + ops.einsum("bk,bku->bu", z, b)
 
 
-def _classifier(cell, length, width):
+def _classifier(rnn, length, width):
     inputs = keras.Input((length, width))
-    hidden = keras.layers.RNN(cell)(inputs)
-    outputs = keras.layers.Dense(2, activation="softmax")(hidden)
+    outputs = keras.layers.Dense(2, activation="softmax")(rnn(inputs))
     model = keras.Model(inputs, outputs)
     model.compile("adam", "sparse_categorical_crossentropy")
     return model
@@ -96,19 +97,25 @@ def _inputs(batch_size, length, width, num_tasks, rng, one_task=False):
     return np.concatenate([x, code], axis=-1)
 
 
-def _cells(num_tasks):
+def _layers(num_tasks):
+    """The measured recurrent layers, by name: `MetaLSTM` first, then baselines."""
     sizes = dict(units=WIDTH, meta_units=META_UNITS, meta_vector_dim=META_VECTOR_DIM)
-    cells = {
-        "meta_lstm": lambda: MetaLSTMCell(num_tasks=num_tasks, **sizes),
-        "lstm": lambda: keras.layers.LSTMCell(WIDTH),
+    layers = {
+        "meta_lstm": lambda: MetaLSTM(num_tasks=num_tasks, **sizes),
+        "lstm": lambda: keras.layers.RNN(keras.layers.LSTMCell(WIDTH)),
     }
     if num_tasks == 1:
-        cells["full_weight_meta_lstm"] = lambda: FullWeightMetaLSTMCell(**sizes)
-    else:
-        cells["gathered_tasks_meta_lstm"] = lambda: GatheredTasksMetaLSTMCell(
-            num_tasks=num_tasks, **sizes
+        layers["full_weight_meta_lstm"] = lambda: keras.layers.RNN(
+            FullWeightMetaLSTMCell(**sizes)
         )
-    return cells
+    else:
+        layers["all_tasks_meta_lstm_cell"] = lambda: keras.layers.RNN(
+            MetaLSTMCell(num_tasks=num_tasks, **sizes)
+        )
+        layers["gathered_tasks_meta_lstm"] = lambda: keras.layers.RNN(
+            GatheredTasksMetaLSTMCell(num_tasks=num_tasks, **sizes)
+        )
+    return layers
 
 
 CASES = ((1, False), (16, False), (16, True))  # (M, one task per batch)
@@ -117,11 +124,12 @@ CASES = ((1, False), (16, False), (16, True))  # (M, one task per batch)
 def run(quick=False, batch_size=64, cases=CASES):
     """Measures training examples/s; returns a list of `record` dicts.
 
-    For each task count M, `MetaLSTMCell` against `keras.layers.LSTMCell` of
-    the same width on the same inputs (M > 1: with the task code appended,
-    a batch mixing all tasks or of one task), and against the full-weight
-    form (M = 1) or the form that gathers each example's task weights
-    (M > 1).
+    For each task count M, the `MetaLSTM` layer against
+    `keras.layers.LSTMCell` of the same width on the same inputs (M > 1:
+    with the task code appended, a batch mixing all tasks or of one task),
+    and against the full-weight form (M = 1), or (M > 1) the plain
+    `keras.layers.RNN(MetaLSTMCell)` (every step over all tasks' weights)
+    and the form that gathers each example's task weights.
     """
     repeats, warmup = (3, 1) if quick else (10, 3)
     rng = np.random.default_rng(0)
@@ -131,7 +139,7 @@ def run(quick=False, batch_size=64, cases=CASES):
         x = _inputs(batch_size, LENGTH, WIDTH, num_tasks, rng, one_task)
         label = f"M={num_tasks}" + (", one task per batch" if one_task else "")
         speed = {}
-        for name, make in _cells(num_tasks).items():
+        for name, make in _layers(num_tasks).items():
             keras.utils.set_random_seed(0)
             model = _classifier(make(), LENGTH, x.shape[-1])
             speed[name], _ = training_examples_per_s(

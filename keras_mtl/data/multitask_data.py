@@ -118,13 +118,29 @@ class MultiTaskData:
             )
         return np.flatnonzero(self.task_ids[split] == names.index(task))
 
-    def batches(self, split="train", batch_size=32, shuffle=None, seed=None):
-        """Length-bucketed `BucketedSequences` of a token split (any backend)."""
+    def batches(
+        self,
+        split="train",
+        batch_size=32,
+        shuffle=None,
+        seed=None,
+        one_task_per_batch=False,
+    ):
+        """Length-bucketed `BucketedSequences` of a token split (any backend).
+
+        `one_task_per_batch=True` (task-indexed data) makes every batch of
+        one task's examples, as the Meta-LSTM paper trains.
+        """
         self._check_split(split)
         x, y = self._splits[split]
         shuffle = split == "train" if shuffle is None else shuffle
         return BucketedSequences(
-            x, y, batch_size=batch_size, shuffle=shuffle, seed=seed
+            x,
+            y,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            one_task_per_batch=one_task_per_batch,
         )
 
     def dataset(

@@ -35,7 +35,9 @@ class BucketedSequences(keras.utils.PyDataset):
     backend.
 
     Args:
-        x: numpy array `(N, T)` of token ids, 0 = padding.
+        x: numpy array `(N, T)` of token ids, 0 = padding; or a dict with
+            such an array under `"tokens"` and other per-example arrays
+            (e.g. `"task_id"`), batched alike.
         y: dict of label arrays: `(N, T)` per-token labels (padding -1) or
             `(N,)` per-sentence labels. May be `None` (inference).
         batch_size: int. Examples per batch. Defaults to `32`.
@@ -44,6 +46,10 @@ class BucketedSequences(keras.utils.PyDataset):
         shuffle: bool. Shuffle batch order (and examples within a length
             group) every epoch. Defaults to `True`.
         seed: int or None. Seed of the shuffling.
+        one_task_per_batch: bool. With `x["task_id"]`, make every batch of
+            one task's examples (as the Meta-LSTM paper trains; a
+            `keras_mtl.layers.MetaLSTM` then runs that task's weights
+            alone). Defaults to `False`.
 
     Example:
 
@@ -62,11 +68,22 @@ class BucketedSequences(keras.utils.PyDataset):
         bucket_width=16,
         shuffle=True,
         seed=None,
+        one_task_per_batch=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.extra = {}
+        if isinstance(x, dict):
+            self.extra = {k: np.asarray(v) for k, v in x.items() if k != "tokens"}
+            x = x["tokens"]
         self.x = np.asarray(x)
         self.y = y
+        if one_task_per_batch and "task_id" not in self.extra:
+            raise ValueError(
+                "`one_task_per_batch=True` needs `x` as a dict with a "
+                "'task_id' array (task-indexed data)."
+            )
+        self.one_task_per_batch = one_task_per_batch
         self.batch_size = int(batch_size)
         self.bucket_width = int(bucket_width)
         self.shuffle = shuffle
@@ -77,9 +94,14 @@ class BucketedSequences(keras.utils.PyDataset):
     def _make_batches(self):
         jitter = self._rng.random(len(self.x)) if self.shuffle else 0
         order = np.argsort(self.lengths + jitter, kind="stable")
+        groups = [order]
+        if self.one_task_per_batch:
+            tasks = self.extra["task_id"][order]
+            groups = [order[tasks == task] for task in np.unique(tasks)]
         self._batches = [
-            order[i : i + self.batch_size]
-            for i in range(0, len(order), self.batch_size)
+            group[i : i + self.batch_size]
+            for group in groups
+            for i in range(0, len(group), self.batch_size)
         ]
         if self.shuffle:
             self._rng.shuffle(self._batches)
@@ -116,6 +138,8 @@ class BucketedSequences(keras.utils.PyDataset):
         rows = self._batches[index]
         width = self._width(rows)
         x = self.x[rows, :width]
+        if self.extra:
+            x = {"tokens": x, **{k: v[rows] for k, v in self.extra.items()}}
         if self.y is None:
             return (x,)
         y = {

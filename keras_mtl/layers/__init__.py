@@ -3,6 +3,7 @@
 from keras_mtl.layers.crf import LinearChainCRF, bio_constraints
 from keras_mtl.layers.last_step import LastStep
 from keras_mtl.layers.layer_mixture import LayerMixture
+from keras_mtl.layers.meta_lstm import MetaLSTM
 from keras_mtl.layers.meta_lstm_cell import MetaLSTMCell
 from keras_mtl.layers.multilinear_prior import MultilinearPriorLayer
 from keras_mtl.layers.sluice_unit import SluiceUnit
@@ -16,6 +17,7 @@ __all__ = [
     "bio_constraints",
     "LastStep",
     "LinearChainCRF",
+    "MetaLSTM",
     "MetaLSTMCell",
     "TaskConditioning",
     "TaskRouting",

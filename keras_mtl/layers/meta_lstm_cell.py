@@ -23,6 +23,18 @@ def _block_glorot(fan_in, fan_out):
     return keras.initializers.RandomUniform(-limit, limit)
 
 
+def _lstm_update(gates, c):
+    """`(h_t, c_t)` of an LSTM from its pre-activations `[i, f, c̃, o]`."""
+    i, f, g, o = ops.split(gates, 4, axis=-1)
+    c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+    return ops.sigmoid(o) * ops.tanh(c), c
+
+
+def _task_vector(z, code):
+    """`onehot(task) ⊗ z` flattened: `(batch, num_tasks * n_z)`."""
+    return ops.reshape(code[:, :, None] * z[:, None, :], (ops.shape(z)[0], -1))
+
+
 @keras.saving.register_keras_serializable(package="keras_mtl")
 class MetaLSTMCell(keras.layers.Layer, DropoutRNNCell):
     """Cell of a Meta-LSTM: a meta-LSTM generates a basic LSTM's weights.
@@ -182,7 +194,7 @@ class MetaLSTMCell(keras.layers.Layer, DropoutRNNCell):
             return inputs, None
         return inputs[:, : self.input_dim], inputs[:, self.input_dim :]
 
-    def call(self, inputs, states, training=False):
+    def call(self, inputs, states, training=False, task_weights=None):
         h, c, meta_h, meta_c = states
         x, code = self._split_inputs(inputs)
         if training and 0.0 < self.dropout:
@@ -190,26 +202,29 @@ class MetaLSTMCell(keras.layers.Layer, DropoutRNNCell):
         if training and 0.0 < self.recurrent_dropout:
             h = h * self.get_recurrent_dropout_mask(h)
         v = ops.concatenate([x, h], axis=-1)
-        meta_h, meta_c = self._meta_step(v, meta_h, meta_c)
-        z = ops.matmul(meta_h, self.meta_vector_kernel)
-        if code is None:
-            gates = self.basic_gates(v, z)
-        else:
-            gates = self.task_gates(v, z, code)
-        i, f, g, o = ops.split(gates, 4, axis=-1)
-        c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-        h = ops.sigmoid(o) * ops.tanh(c)
-        return h, [h, c, meta_h, meta_c]
-
-    def _meta_step(self, v, meta_h, meta_c):
-        gates = (
+        meta_gates = (
             ops.matmul(v, self.meta_kernel)
             + ops.matmul(meta_h, self.meta_recurrent_kernel)
             + self.meta_bias
         )
-        i, f, g, o = ops.split(gates, 4, axis=-1)
-        meta_c = ops.sigmoid(f) * meta_c + ops.sigmoid(i) * ops.tanh(g)
-        return ops.sigmoid(o) * ops.tanh(meta_c), meta_c
+        meta_h, meta_c = _lstm_update(meta_gates, meta_c)
+        z = ops.matmul(meta_h, self.meta_vector_kernel)
+        if task_weights is not None:
+            gates = self._factorised_gates(
+                ops.matmul(v, task_weights[0]), z, *task_weights[1:]
+            )
+        elif code is None:
+            gates = self.basic_gates(v, z)
+        else:
+            gates = self.task_gates(v, z, code)
+        h, c = _lstm_update(gates, c)
+        return h, [h, c, meta_h, meta_c]
+
+    def _factorised_gates(self, q, z, p, b):
+        """`P_gᵀ (z ⊙ q_g) + B_g z` for every gate g, given `q = Q v`."""
+        scaled = ops.reshape(q, (-1, 4, ops.shape(z)[-1])) * z[:, None, :]
+        gates = ops.einsum("bgk,gku->bgu", scaled, p)
+        return ops.reshape(gates, (-1, 4 * self.units)) + ops.matmul(z, b)
 
     def basic_gates(self, v, z):
         """Pre-activations `(batch, 4 units)` of the basic LSTM, factorised.
@@ -219,11 +234,25 @@ class MetaLSTMCell(keras.layers.Layer, DropoutRNNCell):
             z: `(batch, num_tasks * meta_vector_dim)`, the meta vector (for
                 several tasks, `onehot(task) ⊗ z_t` flattened).
         """
-        q = ops.reshape(ops.matmul(v, self.task_q), (-1, 4, ops.shape(z)[-1]))
-        scaled = q * z[:, None, :]
-        gates = ops.einsum("bgk,gku->bgu", scaled, self.task_p)
-        gates = ops.reshape(gates, (-1, 4 * self.units))
-        return gates + ops.matmul(z, self.task_b)
+        q = ops.matmul(v, self.task_q)
+        return self._factorised_gates(q, z, self.task_p, self.task_b)
+
+    def one_task_weights(self, code):
+        """One task's `(Q, P, B)`, selected by its one-hot `code` `(num_tasks,)`.
+
+        Shapes `(d + units, 4 n_z)`, `(4, n_z, units)` and `(n_z, 4 units)`,
+        laid out as `task_q`, `task_p`, `task_b` are for one task; an
+        all-zero code gives all-zero weights (the gates of `z = 0`, as
+        `task_gates` gives for it).
+        """
+        tasks, width = self.num_tasks, self.meta_vector_dim
+        code = ops.cast(code, self.task_q.dtype)
+        q = ops.reshape(self.task_q, (-1, 4, tasks, width))
+        q = ops.reshape(ops.einsum("vgmk,m->vgk", q, code), (-1, 4 * width))
+        p = ops.reshape(self.task_p, (4, tasks, width, self.units))
+        p = ops.einsum("gmku,m->gku", p, code)
+        b = ops.reshape(self.task_b, (tasks, width, 4 * self.units))
+        return q, p, ops.einsum("mku,m->ku", b, code)
 
     def task_gates(self, v, z, code):
         """Pre-activations `(batch, 4 units)` with each example's own task weights.
@@ -239,10 +268,7 @@ class MetaLSTMCell(keras.layers.Layer, DropoutRNNCell):
             z: `(batch, meta_vector_dim)`, the meta vector.
             code: `(batch, num_tasks)`, one-hot task codes.
         """
-        task_z = self.num_tasks * self.meta_vector_dim
-        return self.basic_gates(
-            v, ops.reshape(code[:, :, None] * z[:, None, :], (-1, task_z))
-        )
+        return self.basic_gates(v, _task_vector(z, code))
 
     def get_initial_state(self, batch_size=None):
         return [

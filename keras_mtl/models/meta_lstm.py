@@ -5,6 +5,7 @@ import numpy as np
 
 from keras_mtl.arguments import check_bool, check_choice
 from keras_mtl.layers.last_step import LastStep
+from keras_mtl.layers.meta_lstm import MetaLSTM
 from keras_mtl.layers.meta_lstm_cell import META_WEIGHTS, MetaLSTMCell
 from keras_mtl.layers.task_conditioning import TaskConditioning
 from keras_mtl.layers.task_routing import TaskRouting
@@ -22,7 +23,7 @@ READOUTS = ("mean", "last")
 class MetaLSTMNetwork(MultiTaskNetwork):
     """A Meta-LSTM multi-task model (Chen et al., AAAI 2018).
 
-    Every layer is a `keras.layers.RNN(MetaLSTMCell)`: a meta-LSTM (and its
+    Every layer is a `keras_mtl.layers.MetaLSTM`: a meta-LSTM (and its
     `W_z`) shared by all tasks generates, step by step, the weights of a
     basic LSTM whose factors `P`, `Q`, `B` are task-specific; each task has
     its own output head (pooled by `readout` for sentence tasks, per step for
@@ -41,7 +42,11 @@ class MetaLSTMNetwork(MultiTaskNetwork):
     task `task_id[i]` reads example i, one batch may mix tasks, and only
     `outputs[task][i]` of that task is meaningful (label the others `-1`;
     `keras_mtl.data.fdu_mtl` does it for you). `fit`, `evaluate` and
-    `predict` reject task ids outside `0..len(tasks) - 1`.
+    `predict` reject task ids outside `0..len(tasks) - 1`. A batch that
+    mixes tasks evaluates every task's `P`, `Q`, `B` and keeps each
+    example's own (a step costs about M single-task ones); a batch of one
+    task runs that task's weights alone, as the paper trains (e.g.
+    `data.batches(one_task_per_batch=True)`; see `keras_mtl.layers.MetaLSTM`).
 
     Args:
         tasks: list of `keras_mtl.Task` (sentence or sequence tasks).
@@ -245,12 +250,13 @@ def _task_outputs(tasks, x, task_id, readout="mean"):
 
 
 def _meta_rnn(cell_arguments, name, cell_name, seed, go_backwards=False):
-    """A `keras.layers.RNN` of a `MetaLSTMCell` with its own dropout seed."""
-    cell = MetaLSTMCell(
-        **cell_arguments, seed=layer_seed(seed, cell_name), name=cell_name
-    )
-    return keras.layers.RNN(
-        cell, return_sequences=True, go_backwards=go_backwards, name=name
+    """A `MetaLSTM` layer whose cell has its own dropout seed."""
+    return MetaLSTM(
+        **cell_arguments,
+        seed=layer_seed(seed, cell_name),
+        return_sequences=True,
+        go_backwards=go_backwards,
+        name=name,
     )
 
 

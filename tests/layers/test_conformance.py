@@ -133,3 +133,18 @@ class LayerConformanceTest(testing.TestCase):
             input_shape=(2, 5, 6),
             expected_output_shape=(2, 5, 4),
         )
+
+    def test_meta_lstm(self):
+        self.run_layer_test(
+            layers.MetaLSTM,
+            init_kwargs={
+                "units": 4,
+                "meta_units": 3,
+                "num_tasks": 2,
+                "return_sequences": True,
+            },
+            input_shape=(2, 5, 6),
+            expected_output_shape=(2, 5, 4),
+            expected_num_trainable_weights=7,
+            supports_masking=True,
+        )

@@ -204,3 +204,23 @@ def test_last_readout_reads_each_sentence_at_its_last_token():
     expected = to_numpy(states(x))[np.arange(8), lengths - 1]
     assert_allclose(to_numpy(pooled(x)), expected, atol=1e-6)
     assert_model_roundtrip(model, x)
+
+
+def test_trains_on_one_task_batches():
+    """`BucketedSequences(one_task_per_batch=True)`: the paper's batches."""
+    from keras_mtl.data.sequences import BucketedSequences
+
+    x, y = stream(n=12)
+    batches = BucketedSequences(x, y, batch_size=3, seed=0, one_task_per_batch=True)
+    rows = []
+    for index in range(len(batches)):
+        inputs, labels = batches[index]
+        assert len(set(inputs["task_id"].tolist())) == 1
+        assert inputs["tokens"].shape[0] == labels["a"].shape[0]
+        rows.append(batches._batches[index])
+    assert sorted(np.concatenate(rows).tolist()) == list(range(12))
+    model = meta_lstm(TASKS, seed=3, **SMALL)
+    history = model.fit(batches, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    with pytest.raises(ValueError, match="task_id"):
+        BucketedSequences(x["tokens"], y, one_task_per_batch=True)
