@@ -111,6 +111,10 @@ class MetaLSTM(keras.layers.RNN):
             go_backwards=go_backwards,
             **kwargs,
         )
+        # Computing x_t's half of every product for all steps at once, before
+        # the recurrence, trains faster on torch and slower on JAX
+        # (benchmarks/meta_lstm.py); both give the same numbers.
+        self.hoist_input_products = keras.backend.backend() == "torch"
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if self.cell.num_tasks == 1:
@@ -129,11 +133,27 @@ class MetaLSTM(keras.layers.RNN):
 
     def _loop(self, sequences, initial_state, mask, training, task_weights=None):
         """`keras.layers.RNN`'s loop; the cell given one task's weights or none."""
+        cell = self.cell
+        if self.hoist_input_products:
+            kernels = cell.step_kernels(task_weights)
+            x = sequences[:, :, : cell.input_dim]
+            if training and 0.0 < cell.dropout:
+                dropout = cell.get_dropout_mask(sequences[:, 0, :])
+                x = x * dropout[:, None, : cell.input_dim]
+            code = None
+            if task_weights is None and cell.num_tasks > 1:
+                code = sequences[:, 0, cell.input_dim :]
+            sequences = ops.matmul(x, kernels["input"])
 
-        def step(inputs, states):
-            return self.cell(
-                inputs, states, training=training, task_weights=task_weights
-            )
+            def step(inputs, states):
+                return cell.projected_step(inputs, states, kernels, code, training)
+
+        else:
+
+            def step(inputs, states):
+                return cell(
+                    inputs, states, training=training, task_weights=task_weights
+                )
 
         return backend.rnn(
             step,

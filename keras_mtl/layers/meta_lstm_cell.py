@@ -220,6 +220,60 @@ class MetaLSTMCell(keras.layers.Layer, DropoutRNNCell):
         h, c = _lstm_update(gates, c)
         return h, [h, c, meta_h, meta_c]
 
+    def step_kernels(self, task_weights=None):
+        """The weights of `projected_step`, arranged once per sequence batch.
+
+        Args:
+            task_weights: None (every task's stacked `P`, `Q`, `B`), or one
+                task's `(Q, P, B)` from `one_task_weights`.
+
+        Returns:
+            dict: `input` `(d, 4 meta_units + 4 n)` and `recurrent`
+            `(units, 4 meta_units + 4 n)` (the meta-LSTM's kernel and `Q`
+            side by side, split into the rows of `x_t` and of `h_{t-1}`),
+            `p` `(4, n, units)` and `b` `(n, 4 units)`; `n` is
+            `num_tasks * meta_vector_dim`, or `meta_vector_dim` for one
+            task's weights.
+        """
+        q, p, b = task_weights or (self.task_q, self.task_p, self.task_b)
+        kernel = ops.concatenate([self.meta_kernel, q], axis=-1)
+        d = self.input_dim
+        return {"input": kernel[:d], "recurrent": kernel[d:], "p": p, "b": b}
+
+    def projected_step(self, projected, states, kernels, code=None, training=False):
+        """`call`'s step, given the input half of its products beforehand.
+
+        Args:
+            projected: `(batch, 4 meta_units + 4 n)`: `x_t @ kernels["input"]`
+                (`x_t` after input dropout), computed for all steps at once.
+            states: list `[h, c, ĥ, ĉ]`.
+            kernels: dict from `step_kernels`.
+            code: `(batch, num_tasks)` one-hot task codes when `kernels` hold
+                every task's weights and `num_tasks > 1`; else None.
+            training: bool. Enables recurrent dropout.
+
+        Returns:
+            `(h_t, [h_t, c_t, ĥ_t, ĉ_t])`.
+        """
+        h, c, meta_h, meta_c = states
+        if training and 0.0 < self.recurrent_dropout:
+            h = h * self.get_recurrent_dropout_mask(h)
+        products = projected + ops.matmul(h, kernels["recurrent"])
+        split = 4 * self.meta_units
+        meta_gates = (
+            products[:, :split]
+            + ops.matmul(meta_h, self.meta_recurrent_kernel)
+            + self.meta_bias
+        )
+        meta_h, meta_c = _lstm_update(meta_gates, meta_c)
+        z = ops.matmul(meta_h, self.meta_vector_kernel)
+        if code is not None:
+            z = _task_vector(z, code)
+        q = products[:, split:]
+        gates = self._factorised_gates(q, z, kernels["p"], kernels["b"])
+        h, c = _lstm_update(gates, c)
+        return h, [h, c, meta_h, meta_c]
+
     def _factorised_gates(self, q, z, p, b):
         """`P_gᵀ (z ⊙ q_g) + B_g z` for every gate g, given `q = Q v`."""
         scaled = ops.reshape(q, (-1, 4, ops.shape(z)[-1])) * z[:, None, :]

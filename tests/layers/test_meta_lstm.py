@@ -28,10 +28,17 @@ def coded_sequences(tasks, seed=0):
     return x, np.concatenate([x, code], axis=-1)
 
 
+# Both ways of running the step (the input half of the products inside the
+# recurrence, or computed for all steps first), whichever the backend uses.
+HOIST = pytest.mark.parametrize("hoist", [False, True], ids=["per_step", "hoisted"])
+
+
+@HOIST
 @pytest.mark.parametrize("tasks", BATCHES.values(), ids=BATCHES.keys())
-def test_matches_the_paper_step_by_step(tasks):
+def test_matches_the_paper_step_by_step(tasks, hoist):
     x, coded = coded_sequences(tasks)
     layer = MetaLSTM(U, MU, NZ, num_tasks=M, return_sequences=True, return_state=True)
+    layer.hoist_input_products = hoist
     layer.build(coded.shape)
     weights = randomize(layer.cell)
     rng = np.random.default_rng(1)
@@ -50,15 +57,19 @@ def test_matches_the_paper_step_by_step(tasks):
         assert_allclose(to_numpy(got), want, atol=1e-5)
 
 
+@HOIST
 @pytest.mark.parametrize("tasks", BATCHES.values(), ids=BATCHES.keys())
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_equals_the_cell_in_a_plain_rnn(tasks, go_backwards):
+def test_equals_the_cell_in_a_plain_rnn(tasks, go_backwards, hoist):
     """Masked steps, reversed reading and training-time dropout included."""
     _, coded = coded_sequences(tasks, seed=2)
     mask = np.ones(coded.shape[:2], bool)
     mask[:2, 2:] = False
     arguments = dict(return_sequences=True, go_backwards=go_backwards)
-    layer = MetaLSTM(U, MU, NZ, num_tasks=M, dropout=0.3, seed=4, **arguments)
+    layer = MetaLSTM(
+        U, MU, NZ, num_tasks=M, dropout=0.3, recurrent_dropout=0.2, seed=4, **arguments
+    )
+    layer.hoist_input_products = hoist
     layer.build(coded.shape)
     randomize(layer.cell)
     plain = keras.layers.RNN(layer.cell, **arguments)
@@ -71,11 +82,14 @@ def test_equals_the_cell_in_a_plain_rnn(tasks, go_backwards):
         assert_allclose(to_numpy(got), to_numpy(want), atol=1e-5)
 
 
-def test_trains_on_mixed_and_one_task_batches():
+@HOIST
+def test_trains_on_mixed_and_one_task_batches(hoist):
     _, mixed = coded_sequences(BATCHES["mixed_batch"])
     _, one = coded_sequences(BATCHES["one_task_batch"])
     inputs = keras.Input((T, D + M))
-    outputs = keras.layers.Dense(1)(MetaLSTM(U, MU, NZ, num_tasks=M)(inputs))
+    layer = MetaLSTM(U, MU, NZ, num_tasks=M, dropout=0.1)
+    layer.hoist_input_products = hoist
+    outputs = keras.layers.Dense(1)(layer(inputs))
     model = keras.Model(inputs, outputs)
     model.compile(keras.optimizers.SGD(0.1), "mse")
     before = [to_numpy(w) for w in model.layers[1].cell.trainable_weights]
