@@ -4,6 +4,7 @@ import pytest
 from testing import assert_allclose, assert_model_roundtrip, to_numpy
 
 from keras_mtl import Task
+from keras_mtl.data.sequences import BucketedSequences
 from keras_mtl.layers.meta_lstm_cell import META_WEIGHTS, TASK_WEIGHTS
 from keras_mtl.models.meta_lstm import MetaLSTMModel, meta_lstm, meta_lstm_transfer
 
@@ -208,17 +209,13 @@ def test_last_readout_reads_each_sentence_at_its_last_token():
 
 def test_trains_on_one_task_batches():
     """`BucketedSequences(one_task_per_batch=True)`: the paper's batches."""
-    from keras_mtl.data.sequences import BucketedSequences
-
     x, y = stream(n=12)
     batches = BucketedSequences(x, y, batch_size=3, seed=0, one_task_per_batch=True)
-    rows = []
     for index in range(len(batches)):
         inputs, labels = batches[index]
         assert len(set(inputs["task_id"].tolist())) == 1
         assert inputs["tokens"].shape[0] == labels["a"].shape[0]
-        rows.append(batches._batches[index])
-    assert sorted(np.concatenate(rows).tolist()) == list(range(12))
+    assert sorted(batches.example_order().tolist()) == list(range(12))
     model = meta_lstm(TASKS, seed=3, **SMALL)
     history = model.fit(batches, epochs=2, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
