@@ -12,6 +12,14 @@ the paper trains: `MetaLSTM` then selects that task's P, Q, B once per
 batch; the plain `keras.layers.RNN(MetaLSTMCell)` still computes the masked
 product of all tasks).
 
+The same settings are also timed as whole models, as users train them: a
+16-task `keras_mtl.models.meta_lstm` network on `{"tokens", "task_id"}`
+(its training step branches once per batch on whether the batch is one
+task; also timed with Keras's own step, where each layer branches inside
+the gradient) against the `hard_sharing` model of the same 16 tasks whose
+encoder is a `keras.layers.LSTM` of the same width (the same heads and
+masked losses: the ratio is the recurrence's).
+
     python -m benchmarks.meta_lstm [--quick] [--output FILE.json]
 """
 
@@ -27,8 +35,11 @@ from benchmarks.timing import (
     training_examples_per_s,
     write_json,
 )
+from keras_mtl import Task
 from keras_mtl.layers.meta_lstm import MetaLSTM
 from keras_mtl.layers.meta_lstm_cell import MetaLSTMCell
+from keras_mtl.models import hard_sharing, meta_lstm
+from keras_mtl.models.network import MultiTaskNetwork
 
 LENGTH, WIDTH, META_UNITS, META_VECTOR_DIM = 50, 128, 32, 16
 
@@ -119,9 +130,79 @@ def _layers(num_tasks):
 
 
 CASES = ((1, False), (16, False), (16, True))  # (M, one task per batch)
+MODEL_CASES = ((16, False), (16, True))
 
 
-def run(quick=False, batch_size=64, cases=CASES):
+def _with_keras_step(model):
+    """`model` training with Keras's own step instead of its branched one."""
+    model.train_step = MultiTaskNetwork.train_step.__get__(model)
+    return model
+
+
+def _networks(num_tasks):
+    """The measured models, by name: the Meta-LSTM network first."""
+    tasks = [Task(f"task_{m}", 2) for m in range(num_tasks)]
+    sizes = dict(input_shape=(LENGTH, WIDTH), units=WIDTH, num_layers=1)
+    meta = dict(meta_units=META_UNITS, meta_vector_dim=META_VECTOR_DIM, **sizes)
+    return {
+        "meta_lstm model": lambda: meta_lstm(tasks, **meta),
+        "meta_lstm model, keras step": lambda: _with_keras_step(
+            meta_lstm(tasks, **meta)
+        ),
+        "lstm model": lambda: hard_sharing(tasks, encoder="lstm", **sizes),
+    }
+
+
+def _network_data(batch_size, num_tasks, rng, one_task):
+    """Inputs and labels of the Meta-LSTM network and of the LSTM model."""
+    features = rng.normal(size=(batch_size, LENGTH, WIDTH)).astype("float32")
+    ids = rng.integers(0, num_tasks, 1 if one_task else batch_size)
+    ids = np.resize(ids, batch_size).astype("int32")
+    labels = rng.integers(0, 2, batch_size).astype("int32")
+    y = {f"task_{m}": np.where(ids == m, labels, -1) for m in range(num_tasks)}
+    return {"meta": ({"tokens": features, "task_id": ids}, y), "lstm": (features, y)}
+
+
+def run_networks(quick=False, batch_size=64, cases=MODEL_CASES):
+    """Training examples/s of the Meta-LSTM network vs the LSTM model."""
+    repeats, warmup = (3, 1) if quick else (10, 3)
+    rng = np.random.default_rng(1)
+    records = []
+    for num_tasks, one_task in cases:
+        data = _network_data(batch_size, num_tasks, rng, one_task)
+        label = f"M={num_tasks}" + (", one task per batch" if one_task else "")
+        speed = {}
+        for name, make in _networks(num_tasks).items():
+            keras.utils.set_random_seed(0)
+            x, y = data["lstm" if name == "lstm model" else "meta"]
+            speed[name], _ = training_examples_per_s(
+                make(), x, y, batch_size, warmup=warmup, repeats=repeats
+            )
+            keras.backend.clear_session()
+        extra = {"num_tasks": num_tasks, "one_task_per_batch": one_task}
+        records += [
+            record(
+                f"meta_lstm model ({label})",
+                f"{baseline} ({label})",
+                batch_size,
+                speed["meta_lstm model"],
+                speed[baseline],
+                quick=quick,
+                peak_rss_mb=peak_rss_mb(),
+                **extra,
+            )
+            for baseline in speed
+            if baseline != "meta_lstm model"
+        ]
+    return records
+
+
+def run(quick=False, batch_size=64):
+    """Every measurement: the layers (`run_layers`), then the models."""
+    return run_layers(quick, batch_size) + run_networks(quick, batch_size)
+
+
+def run_layers(quick=False, batch_size=64, cases=CASES):
     """Measures training examples/s; returns a list of `record` dicts.
 
     For each task count M, the `MetaLSTM` layer against

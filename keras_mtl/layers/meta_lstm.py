@@ -1,5 +1,7 @@
 """The Meta-LSTM layer: a `MetaLSTMCell` run over sequences, one-task batches fast."""
 
+import contextlib
+
 import keras
 from keras import ops
 from keras.src import backend
@@ -16,6 +18,37 @@ CELL_ARGUMENTS = (
     "meta_trainable",
     "seed",
 )
+BATCH_KINDS = ("one_task", "mixed")
+
+
+@contextlib.contextmanager
+def batch_kind(layers, kind):
+    """Within the block, the `MetaLSTM` layers trace one loop, not both.
+
+    Outside it a layer decides once per batch, in the graph (`ops.cond`),
+    whether the batch holds one task. A model that knows the kind of its
+    batch beforehand traces the loop for it alone: `"mixed"` (the all-task
+    step) or `"one_task"` (the weights of the first sequence's task: the
+    caller guarantees that every sequence carries the same task code).
+    Differentiating through a conditional costs both branches' saved
+    activations, so a model that branches around its whole training step
+    instead (see `MetaLSTMNetwork.train_step`) trains faster on JAX.
+
+    Args:
+        layers: iterable of `MetaLSTM` layers.
+        kind: `"one_task"` or `"mixed"`.
+    """
+    if kind not in BATCH_KINDS:
+        raise ValueError(f"`kind` must be one of {BATCH_KINDS}. Received: {kind!r}")
+    layers = list(layers)
+    previous = [layer.traced_batch_kind for layer in layers]
+    for layer in layers:
+        layer.traced_batch_kind = kind
+    try:
+        yield
+    finally:
+        for layer, kind_before in zip(layers, previous):
+            layer.traced_batch_kind = kind_before
 
 
 @keras.saving.register_keras_serializable(package="keras_mtl")
@@ -115,21 +148,27 @@ class MetaLSTM(keras.layers.RNN):
         # the recurrence, trains faster on torch and slower on JAX
         # (benchmarks/meta_lstm.py); both give the same numbers.
         self.hoist_input_products = keras.backend.backend() == "torch"
+        # None: decided per batch in the graph; set by `batch_kind`.
+        self.traced_batch_kind = None
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        if self.cell.num_tasks == 1:
+        kind = self.traced_batch_kind
+        if self.cell.num_tasks == 1 or kind == "mixed":
             return self._loop(sequences, initial_state, mask, training)
         codes = sequences[:, 0, self.cell.input_dim :]
-        one_task = ops.all(ops.equal(codes, codes[:1]))
 
         def one_task_loop():
             weights = self.cell.one_task_weights(codes[0])
             return self._loop(sequences, initial_state, mask, training, weights)
 
-        def mixed_loop():
-            return self._loop(sequences, initial_state, mask, training)
-
-        return ops.cond(one_task, one_task_loop, mixed_loop)
+        if kind == "one_task":
+            return one_task_loop()
+        one_task = ops.all(ops.equal(codes, codes[:1]))
+        return ops.cond(
+            one_task,
+            one_task_loop,
+            lambda: self._loop(sequences, initial_state, mask, training),
+        )
 
     def _loop(self, sequences, initial_state, mask, training, task_weights=None):
         """`keras.layers.RNN`'s loop; the cell given one task's weights or none."""

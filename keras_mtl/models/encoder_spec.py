@@ -64,11 +64,14 @@ class ModelInputs:
         self.is_sequence = vocab_size is not None or len(input_shape) > 1
 
 
-def model_input(input_shape=None, vocab_size=None):
-    """The `keras.Input` of token ids (`vocab_size`) or of features."""
+def model_input(input_shape=None, vocab_size=None, name=None):
+    """The `keras.Input` of token ids (`vocab_size`) or of features.
+
+    Named `name`, by default `"tokens"` or `"features"`.
+    """
     if vocab_size is not None:
-        return keras.Input(shape=(None,), dtype="int32", name="tokens")
-    return keras.Input(shape=tuple(input_shape), name="features")
+        return keras.Input(shape=(None,), dtype="int32", name=name or "tokens")
+    return keras.Input(shape=tuple(input_shape), name=name or "features")
 
 
 def embed(x, vocab_size=None, embedding_dim=64):

@@ -2,10 +2,11 @@
 
 import keras
 import numpy as np
+from keras import ops
 
 from keras_mtl.arguments import check_bool, check_choice
 from keras_mtl.layers.last_step import LastStep
-from keras_mtl.layers.meta_lstm import MetaLSTM
+from keras_mtl.layers.meta_lstm import MetaLSTM, batch_kind
 from keras_mtl.layers.meta_lstm_cell import META_WEIGHTS, MetaLSTMCell
 from keras_mtl.layers.task_conditioning import TaskConditioning
 from keras_mtl.layers.task_routing import TaskRouting
@@ -129,7 +130,10 @@ class MetaLSTMNetwork(MultiTaskNetwork):
                 "`input_shape` of rank 2 (time, features). Received: "
                 f"input_shape={spec.input_shape!r}"
             )
-        tokens = model_input(spec.input_shape, spec.vocab_size)
+        # With task ids the inputs are the dict {"tokens", "task_id"}, also
+        # for real-valued sequences.
+        name = "tokens" if len(tasks) > 1 else None
+        tokens = model_input(spec.input_shape, spec.vocab_size, name=name)
         tensors, x, task_id = tokens, tokens, None
         if len(tasks) > 1:
             # Optional: without it every task reads every example.
@@ -186,7 +190,50 @@ class MetaLSTMNetwork(MultiTaskNetwork):
         return super().__call__(self._with_task_id(inputs), *args, **kwargs)
 
     def call(self, inputs, *args, **kwargs):
-        return super().call(self._with_task_id(inputs), *args, **kwargs)
+        inputs = self._with_task_id(inputs)
+        if len(self.tasks) == 1 or inputs["task_id"] is not None:
+            return super().call(inputs, *args, **kwargs)
+        # Without task ids the batch is tiled over the tasks: always mixed.
+        with batch_kind(self.meta_lstm_layers(), "mixed"):
+            return super().call(inputs, *args, **kwargs)
+
+    def train_step(self, *args):
+        """Keras's training step, branched once on whether the batch is one task.
+
+        On JAX, given task ids, the step is traced twice: for a batch of one
+        task (every layer runs that task's `P`, `Q`, `B` alone) and for a
+        mixed batch; `ops.cond` on the ids picks one per batch. Branching
+        around the whole step, rather than inside each layer, keeps the
+        gradient from carrying both loops' saved activations
+        (`benchmarks/meta_lstm.py` measures both). Elsewhere, and without
+        task ids, it is Keras's step (each layer decides by itself).
+        """
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(args[-1])
+        ids = x.get("task_id") if isinstance(x, dict) else None
+        if keras.backend.backend() != "jax" or len(self.tasks) == 1 or ids is None:
+            return super().train_step(*args)
+        ids = ops.reshape(ids, (-1,))
+        layers = self.meta_lstm_layers()
+
+        def step(kind):
+            def traced():
+                with batch_kind(layers, kind):
+                    return super(MetaLSTMNetwork, self).train_step(*args)
+
+            return traced
+
+        one_task = ops.all(ops.equal(ids, ids[0]))
+        return ops.cond(one_task, step("one_task"), step("mixed"))
+
+    def meta_lstm_layers(self):
+        """The model's `MetaLSTM` layers (both directions of bidirectional ones)."""
+        found = []
+        for layer in self.layers:
+            if isinstance(layer, keras.layers.Bidirectional):
+                found += [layer.forward_layer, layer.backward_layer]
+            elif isinstance(layer, MetaLSTM):
+                found.append(layer)
+        return found
 
     def _with_task_id(self, inputs):
         """Token ids alone (or no `"task_id"`): every task reads every example."""

@@ -6,7 +6,7 @@ import pytest
 from meta_lstm_reference import MU, NZ, D, U, numpy_step, random_states, randomize
 from testing import assert_allclose, assert_model_roundtrip, to_numpy
 
-from keras_mtl.layers.meta_lstm import MetaLSTM
+from keras_mtl.layers.meta_lstm import MetaLSTM, batch_kind
 from keras_mtl.layers.task_conditioning import TaskConditioning
 
 M, T = 3, 4
@@ -97,6 +97,25 @@ def test_trains_on_mixed_and_one_task_batches(hoist):
     model.fit(x, np.ones((len(x), 1)), batch_size=6, epochs=2, shuffle=False, verbose=0)
     after = [to_numpy(w) for w in model.layers[1].cell.trainable_weights]
     assert all(np.abs(a - b).max() > 0 for a, b in zip(after, before))
+
+
+@pytest.mark.parametrize("kind", ["one_task", "mixed"])
+def test_a_traced_batch_kind_computes_what_the_cond_computes(kind):
+    """`batch_kind` traces one loop; on batches of that kind nothing changes."""
+    layer = MetaLSTM(U, MU, NZ, num_tasks=M, return_sequences=True)
+    kinds = {"one_task": ["one_task_batch", "no_task_batch"], "mixed": list(BATCHES)}
+    for batch in kinds[kind]:
+        _, coded = coded_sequences(BATCHES[batch], seed=5)
+        layer.build(coded.shape)
+        randomize(layer.cell)
+        want = to_numpy(layer(coded))
+        with batch_kind([layer], kind):
+            got = to_numpy(layer(coded))
+        assert layer.traced_batch_kind is None
+        assert_allclose(got, want, atol=1e-6)
+    with pytest.raises(ValueError, match="kind"):
+        with batch_kind([layer], "auto"):
+            pass
 
 
 def test_config_and_model_roundtrip():

@@ -7,6 +7,7 @@ from keras_mtl import Task
 from keras_mtl.data.sequences import BucketedSequences
 from keras_mtl.layers.meta_lstm_cell import META_WEIGHTS, TASK_WEIGHTS
 from keras_mtl.models.meta_lstm import MetaLSTMModel, meta_lstm, meta_lstm_transfer
+from keras_mtl.models.network import MultiTaskNetwork
 
 SMALL = dict(vocab_size=12, embedding_dim=4, units=3, meta_units=2, meta_vector_dim=2)
 TASKS = [Task("a", 2), Task("b", 3), Task("tag", 2, sequence=True)]
@@ -221,3 +222,20 @@ def test_trains_on_one_task_batches():
     assert np.all(np.isfinite(history.history["loss"]))
     with pytest.raises(ValueError, match="task_id"):
         BucketedSequences(x["tokens"], y, one_task_per_batch=True)
+
+
+def test_the_branched_train_step_trains_as_keras_step_does():
+    """One-task and mixed batches: the same weights as Keras's own step."""
+    x, y = stream(n=12)
+    order = np.argsort(x["task_id"], kind="stable")  # 3 one-task batches of 4
+    x = {key: value[np.concatenate([order, np.arange(12)])] for key, value in x.items()}
+    y = {key: value[np.concatenate([order, np.arange(12)])] for key, value in y.items()}
+    trained = []
+    for keras_step in (False, True):
+        model = meta_lstm(TASKS, bidirectional=True, seed=5, **SMALL)
+        if keras_step:
+            model.train_step = MultiTaskNetwork.train_step.__get__(model)
+        model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        trained.append([to_numpy(w) for w in model.trainable_weights])
+    for branched, plain in zip(*trained):
+        assert_allclose(branched, plain, atol=1e-5)
