@@ -224,6 +224,8 @@ def test_trains_on_one_task_batches():
         BucketedSequences(x["tokens"], y, one_task_per_batch=True)
 
 
+# Only JAX branches around the step; elsewhere it is Keras's step itself.
+@pytest.mark.backends("jax")
 def test_the_branched_train_step_trains_as_keras_step_does():
     """One-task and mixed batches: the same weights as Keras's own step."""
     x, y = stream(n=12)
