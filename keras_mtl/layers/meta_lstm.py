@@ -41,6 +41,11 @@ def batch_kind(layers, kind):
     if kind not in BATCH_KINDS:
         raise ValueError(f"`kind` must be one of {BATCH_KINDS}. Received: {kind!r}")
     layers = list(layers)
+    for layer in layers:
+        if not isinstance(layer, MetaLSTM):
+            raise TypeError(
+                f"`layers` must be MetaLSTM layers. Received: {type(layer).__name__}"
+            )
     previous = [layer.traced_batch_kind for layer in layers]
     for layer in layers:
         layer.traced_batch_kind = kind
@@ -70,6 +75,12 @@ class MetaLSTM(keras.layers.RNN):
     The task code is read from the first step of each sequence; it must not
     change along a sequence (`keras_mtl.layers.TaskConditioning` repeats it
     at every step).
+
+    A model that knows beforehand what kind its batches are can trace one
+    loop only (`batch_kind`, attribute `traced_batch_kind`): on JAX,
+    `keras_mtl.models.MetaLSTMNetwork` branches around its whole training
+    step that way, which is faster than this layer's branch inside the
+    gradient.
 
     Args:
         units: int. Width of the basic LSTM (the output). At least 1.

@@ -67,7 +67,15 @@ class ModelInputs:
 def model_input(input_shape=None, vocab_size=None, name=None):
     """The `keras.Input` of token ids (`vocab_size`) or of features.
 
-    Named `name`, by default `"tokens"` or `"features"`.
+    Args:
+        input_shape: tuple. Shape of one example's features (without
+            `vocab_size`).
+        vocab_size: int or None. Token ids `(batch, time)` when given.
+        name: str or None. The input's name. Defaults to `"tokens"` for
+            token ids, `"features"` otherwise.
+
+    Returns:
+        A `keras.KerasTensor` from `keras.Input`.
     """
     if vocab_size is not None:
         return keras.Input(shape=(None,), dtype="int32", name=name or "tokens")

@@ -132,8 +132,8 @@ class MetaLSTMNetwork(MultiTaskNetwork):
             )
         # With task ids the inputs are the dict {"tokens", "task_id"}, also
         # for real-valued sequences.
-        name = "tokens" if len(tasks) > 1 else None
-        tokens = model_input(spec.input_shape, spec.vocab_size, name=name)
+        input_name = "tokens" if len(tasks) > 1 else None
+        tokens = model_input(spec.input_shape, spec.vocab_size, name=input_name)
         tensors, x, task_id = tokens, tokens, None
         if len(tasks) > 1:
             # Optional: without it every task reads every example.
@@ -206,11 +206,15 @@ class MetaLSTMNetwork(MultiTaskNetwork):
         around the whole step, rather than inside each layer, keeps the
         gradient from carrying both loops' saved activations
         (`benchmarks/meta_lstm.py` measures both). Elsewhere, and without
-        task ids, it is Keras's step (each layer decides by itself).
+        task ids, it is Keras's step (each layer decides by itself). Tracing
+        two whole steps about doubles the first step's compile time.
         """
         x, _, _ = keras.utils.unpack_x_y_sample_weight(args[-1])
         ids = x.get("task_id") if isinstance(x, dict) else None
-        if keras.backend.backend() != "jax" or len(self.tasks) == 1 or ids is None:
+        # Eagerly, both whole steps would be traced again at every batch.
+        compiled = self.jit_compile and not self.run_eagerly
+        jax_graph = keras.backend.backend() == "jax" and compiled
+        if not jax_graph or len(self.tasks) == 1 or ids is None:
             return super().train_step(*args)
         ids = ops.reshape(ids, (-1,))
         layers = self.meta_lstm_layers()
@@ -226,14 +230,19 @@ class MetaLSTMNetwork(MultiTaskNetwork):
         return ops.cond(one_task, step("one_task"), step("mixed"))
 
     def meta_lstm_layers(self):
-        """The model's `MetaLSTM` layers (both directions of bidirectional ones)."""
+        """The model's `MetaLSTM` layers, both directions of bidirectional ones.
+
+        Returns:
+            list of `keras_mtl.layers.MetaLSTM`, in layer order (forward
+            direction first).
+        """
         found = []
         for layer in self.layers:
             if isinstance(layer, keras.layers.Bidirectional):
                 found += [layer.forward_layer, layer.backward_layer]
-            elif isinstance(layer, MetaLSTM):
+            else:
                 found.append(layer)
-        return found
+        return [layer for layer in found if isinstance(layer, MetaLSTM)]
 
     def _with_task_id(self, inputs):
         """Token ids alone (or no `"task_id"`): every task reads every example."""

@@ -110,12 +110,31 @@ def test_a_traced_batch_kind_computes_what_the_cond_computes(kind):
         randomize(layer.cell)
         want = to_numpy(layer(coded))
         with batch_kind([layer], kind):
+            assert layer.traced_batch_kind == kind
             got = to_numpy(layer(coded))
         assert layer.traced_batch_kind is None
         assert_allclose(got, want, atol=1e-6)
     with pytest.raises(ValueError, match="kind"):
         with batch_kind([layer], "auto"):
             pass
+    with pytest.raises(RuntimeError):
+        with batch_kind([layer], kind):
+            raise RuntimeError
+    assert layer.traced_batch_kind is None
+
+
+def test_one_task_kind_runs_the_first_sequences_task_for_all():
+    """Traced as one-task, a mixed batch runs row 0's task for every row."""
+    tasks = BATCHES["mixed_batch"]
+    _, coded = coded_sequences(tasks, seed=6)
+    layer = MetaLSTM(U, MU, NZ, num_tasks=M, return_sequences=True)
+    layer.build(coded.shape)
+    randomize(layer.cell)
+    _, as_first_task = coded_sequences([tasks[0]] * len(tasks), seed=6)
+    with batch_kind([layer], "one_task"):
+        got = to_numpy(layer(coded))
+    assert_allclose(got, to_numpy(layer(as_first_task)), atol=1e-6)
+    assert np.abs(got - to_numpy(layer(coded))).max() > 1e-3
 
 
 def test_config_and_model_roundtrip():

@@ -5,6 +5,7 @@ from testing import assert_allclose, assert_model_roundtrip, to_numpy
 
 from keras_mtl import Task
 from keras_mtl.data.sequences import BucketedSequences
+from keras_mtl.layers.meta_lstm import MetaLSTM
 from keras_mtl.layers.meta_lstm_cell import META_WEIGHTS, TASK_WEIGHTS
 from keras_mtl.models.meta_lstm import MetaLSTMModel, meta_lstm, meta_lstm_transfer
 from keras_mtl.models.network import MultiTaskNetwork
@@ -226,18 +227,43 @@ def test_trains_on_one_task_batches():
 
 # Only JAX branches around the step; elsewhere it is Keras's step itself.
 @pytest.mark.backends("jax")
-def test_the_branched_train_step_trains_as_keras_step_does():
+@pytest.mark.parametrize("weighting", ["equal", "pcgrad"])
+def test_the_branched_train_step_trains_as_keras_step_does(weighting, monkeypatch):
     """One-task and mixed batches: the same weights as Keras's own step."""
     x, y = stream(n=12)
     order = np.argsort(x["task_id"], kind="stable")  # 3 one-task batches of 4
-    x = {key: value[np.concatenate([order, np.arange(12)])] for key, value in x.items()}
-    y = {key: value[np.concatenate([order, np.arange(12)])] for key, value in y.items()}
+    rows = np.concatenate([order, np.arange(12)])  # then 3 mixed batches
+    x = {key: value[rows] for key, value in x.items()}
+    y = {key: value[rows] for key, value in y.items()}
+    traced = []
+    inner_loop = MetaLSTM.inner_loop
+
+    def spy(layer, *args, **kwargs):
+        traced.append((layer.name, layer.traced_batch_kind))
+        return inner_loop(layer, *args, **kwargs)
+
+    monkeypatch.setattr(MetaLSTM, "inner_loop", spy)
     trained = []
     for keras_step in (False, True):
-        model = meta_lstm(TASKS, bidirectional=True, seed=5, **SMALL)
+        model = meta_lstm(
+            TASKS, bidirectional=True, weighting=weighting, seed=5, **SMALL
+        )
+        layers = model.meta_lstm_layers()
+        assert len(layers) == 2
         if keras_step:
             model.train_step = MultiTaskNetwork.train_step.__get__(model)
+        traced.clear()
         model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        kinds = {"one_task", "mixed"} if not keras_step else {None}
+        assert {(layer.name, kind) for layer in layers for kind in kinds} <= set(traced)
+        assert all(layer.traced_batch_kind is None for layer in layers)
         trained.append([to_numpy(w) for w in model.trainable_weights])
     for branched, plain in zip(*trained):
         assert_allclose(branched, plain, atol=1e-5)
+
+
+def test_names_are_kept():
+    model = meta_lstm(TASKS, name="m", **SMALL)
+    assert model.name == "m" and model.get_config()["name"] == "m"
+    assert meta_lstm([Task("s", 2)], name="one", **SMALL).name == "one"
+    assert meta_lstm_transfer(model, Task("new", 2)).name == "m_new"
