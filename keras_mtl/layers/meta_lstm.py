@@ -32,7 +32,8 @@ def batch_kind(layers, kind):
     caller guarantees that every sequence carries the same task code).
     Differentiating through a conditional costs both branches' saved
     activations, so a model that branches around its whole training step
-    instead (see `MetaLSTMNetwork.train_step`) trains faster on JAX.
+    instead (see `MetaLSTMNetwork.train_step`) trains faster on JAX and
+    TensorFlow.
 
     Args:
         layers: iterable of `MetaLSTM` layers.
@@ -77,10 +78,10 @@ class MetaLSTM(keras.layers.RNN):
     at every step).
 
     A model that knows beforehand what kind its batches are can trace one
-    loop only (`batch_kind`, attribute `traced_batch_kind`): on JAX,
-    `keras_mtl.models.MetaLSTMNetwork` branches around its whole training
-    step that way, which is faster than this layer's branch inside the
-    gradient.
+    loop only (`batch_kind`, attribute `traced_batch_kind`): on JAX and
+    TensorFlow, `keras_mtl.models.MetaLSTMNetwork` branches around its
+    whole training step that way, which is faster than this layer's branch
+    inside the gradient.
 
     Args:
         units: int. Width of the basic LSTM (the output). At least 1.

@@ -200,21 +200,19 @@ class MetaLSTMNetwork(MultiTaskNetwork):
     def train_step(self, *args):
         """Keras's training step, branched once on whether the batch is one task.
 
-        On JAX, given task ids, the step is traced twice: for a batch of one
-        task (every layer runs that task's `P`, `Q`, `B` alone) and for a
-        mixed batch; `ops.cond` on the ids picks one per batch. Branching
-        around the whole step, rather than inside each layer, keeps the
-        gradient from carrying both loops' saved activations
-        (`benchmarks/meta_lstm.py` measures both). Elsewhere, and without
-        task ids, it is Keras's step (each layer decides by itself). Tracing
-        two whole steps about doubles the first step's compile time.
+        On JAX and TensorFlow, given task ids, the step is traced twice: for
+        a batch of one task (every layer runs that task's `P`, `Q`, `B`
+        alone) and for a mixed batch; `ops.cond` on the ids picks one per
+        batch. Branching around the whole step, rather than inside each
+        layer, keeps the gradient from carrying both loops' saved
+        activations (`benchmarks/meta_lstm.py` measures both). On torch
+        (eager), with `run_eagerly=True`, with `jit_compile=False` on JAX and
+        without task ids, it is Keras's step (each layer decides by itself).
+        Tracing two whole steps about doubles the first step's compile time.
         """
         x, _, _ = keras.utils.unpack_x_y_sample_weight(args[-1])
         ids = x.get("task_id") if isinstance(x, dict) else None
-        # Eagerly, both whole steps would be traced again at every batch.
-        compiled = self.jit_compile and not self.run_eagerly
-        jax_graph = keras.backend.backend() == "jax" and compiled
-        if not jax_graph or len(self.tasks) == 1 or ids is None:
+        if not self._traces_steps() or len(self.tasks) == 1 or ids is None:
             return super().train_step(*args)
         ids = ops.reshape(ids, (-1,))
         layers = self.meta_lstm_layers()
@@ -228,6 +226,14 @@ class MetaLSTMNetwork(MultiTaskNetwork):
 
         one_task = ops.all(ops.equal(ids, ids[0]))
         return ops.cond(one_task, step("one_task"), step("mixed"))
+
+    def _traces_steps(self):
+        """Whether the training step is traced once (eagerly it would be
+        traced again, both branches, at every batch)."""
+        backend = keras.backend.backend()
+        if self.run_eagerly or backend == "torch":
+            return False
+        return backend == "tensorflow" or bool(self.jit_compile)
 
     def meta_lstm_layers(self):
         """The model's `MetaLSTM` layers, both directions of bidirectional ones.
