@@ -28,6 +28,7 @@ BUILDERS = (
     "mrn",
     "tree",
     "meta_lstm",
+    "meta_lstm_task_ids",
 )
 needs_distribution = pytest.mark.skipif(
     BACKEND not in ("jax", "tensorflow"),
@@ -70,6 +71,9 @@ BUILD = {
     "tree": lambda: tree([Task("b"), Task("c")], **small),
     "meta_lstm": lambda: meta_lstm([Task("a", 3)], vocab_size=20, units=4,
                                    meta_units=2, embedding_dim=4, seed=0),
+    # Batches of one task: the step branches on JAX, not in a TF strategy.
+    "meta_lstm_task_ids": lambda: meta_lstm(tasks, vocab_size=20, units=4,
+                                            meta_units=2, embedding_dim=4, seed=0),
 }
 
 def train(build, inputs, labels, weights=None):
@@ -85,6 +89,9 @@ for name in sys.argv[1:]:
     inputs, labels = x, {"a": y["a"], "b": y["b"]}
     if name == "meta_lstm":
         inputs, labels = tokens, {"a": y["a"]}
+    if name == "meta_lstm_task_ids":
+        inputs = {"tokens": tokens, "task_id": np.zeros(8, "int32")}
+        labels = {"a": y["a"], "b": np.full(8, np.nan, "float32")}
     if name == "tree":
         labels = {"b": y["b"], "c": y["c"]}
     start, single = train(BUILD[name], inputs, labels)

@@ -206,8 +206,10 @@ class MetaLSTMNetwork(MultiTaskNetwork):
         batch. Branching around the whole step, rather than inside each
         layer, keeps the gradient from carrying both loops' saved
         activations (`benchmarks/meta_lstm.py` measures both). On torch
-        (eager), with `run_eagerly=True`, with `jit_compile=False` on JAX and
-        without task ids, it is Keras's step (each layer decides by itself).
+        (eager), with `run_eagerly=True`, with `jit_compile=False` on JAX,
+        under a `tf.distribute` strategy (`keras_mtl.distribution` on
+        TensorFlow) and without task ids, it is Keras's step (each layer
+        decides by itself).
         Tracing two whole steps about doubles the first step's compile time.
         """
         x, _, _ = keras.utils.unpack_x_y_sample_weight(args[-1])
@@ -228,12 +230,18 @@ class MetaLSTMNetwork(MultiTaskNetwork):
         return ops.cond(one_task, step("one_task"), step("mixed"))
 
     def _traces_steps(self):
-        """Whether the training step is traced once (eagerly it would be
-        traced again, both branches, at every batch)."""
+        """Whether the training step may branch: it is traced once (eagerly
+        both branches would be traced again at every batch), and not inside
+        a `tf.distribute` strategy, whose optimizer step synchronises the
+        replicas and so cannot sit in a conditional."""
         backend = keras.backend.backend()
         if self.run_eagerly or backend == "torch":
             return False
-        return backend == "tensorflow" or bool(self.jit_compile)
+        if backend == "tensorflow":
+            import tensorflow as tf  # this backend's own distribution API
+
+            return not tf.distribute.has_strategy()
+        return bool(self.jit_compile)
 
     def meta_lstm_layers(self):
         """The model's `MetaLSTM` layers, both directions of bidirectional ones.
