@@ -246,12 +246,13 @@ def test_the_branched_train_step_trains_as_keras_step_does(weighting, monkeypatc
 
     monkeypatch.setattr(MetaLSTM, "inner_loop", spy)
     trained = []
+    bidirectional = weighting == "equal"  # one compile-heavy case is enough
     for keras_step in (False, True):
         model = meta_lstm(
-            TASKS, bidirectional=True, weighting=weighting, seed=5, **SMALL
+            TASKS, bidirectional=bidirectional, weighting=weighting, seed=5, **SMALL
         )
         layers = model.meta_lstm_layers()
-        assert len(layers) == 2
+        assert len(layers) == (2 if bidirectional else 1)
         if keras_step:
             model.train_step = MultiTaskNetwork.train_step.__get__(model)
         traced.clear()
