@@ -7,7 +7,7 @@ from keras import ops
 from keras_mtl.arguments import check_bool, check_choice
 from keras_mtl.layers.last_step import LastStep
 from keras_mtl.layers.meta_lstm import MetaLSTM, batch_kind
-from keras_mtl.layers.meta_lstm_cell import META_WEIGHTS, MetaLSTMCell
+from keras_mtl.layers.meta_lstm_cell import META_WEIGHTS
 from keras_mtl.layers.task_conditioning import TaskConditioning
 from keras_mtl.layers.task_routing import TaskRouting
 from keras_mtl.layers.task_split import TaskSplit
@@ -209,8 +209,8 @@ class MetaLSTMNetwork(MultiTaskNetwork):
         (eager), with `run_eagerly=True`, with `jit_compile=False` on JAX,
         under a `tf.distribute` strategy (`keras_mtl.distribution` on
         TensorFlow) and without task ids, it is Keras's step (each layer
-        decides by itself).
-        Tracing two whole steps about doubles the first step's compile time.
+        decides by itself). Tracing two whole steps about doubles the first
+        step's compile time.
         """
         x, _, _ = keras.utils.unpack_x_y_sample_weight(args[-1])
         ids = x.get("task_id") if isinstance(x, dict) else None
@@ -348,24 +348,6 @@ def meta_lstm(tasks, **kwargs):
     return MetaLSTMNetwork(tasks, **kwargs)
 
 
-def _meta_cells(model):
-    """The `MetaLSTMCell`s of a meta_lstm model, layer by layer, per direction."""
-    layers = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Bidirectional):
-            layers.append([layer.forward_layer.cell, layer.backward_layer.cell])
-        elif isinstance(layer, keras.layers.RNN) and isinstance(
-            layer.cell, MetaLSTMCell
-        ):
-            layers.append([layer.cell])
-    if not layers or not all(isinstance(c, MetaLSTMCell) for g in layers for c in g):
-        raise ValueError(
-            "`model` must be a model built by keras_mtl.models.meta_lstm "
-            f"(found no MetaLSTMCell layers in {model.name!r})."
-        )
-    return layers
-
-
 def meta_lstm_transfer(
     model, task, *, freeze_embedding=True, learning_rate=1e-3, seed=None, name=None
 ):
@@ -419,11 +401,11 @@ def meta_lstm_transfer(
             "name": name or f"{model.name}_{task.name}",
         }
     )
-    for old_cells, new_cells in zip(_meta_cells(model), _meta_cells(new)):
-        for old, fresh in zip(old_cells, new_cells):
-            for weight in META_WEIGHTS:
-                value = keras.ops.convert_to_numpy(getattr(old, weight))
-                getattr(fresh, weight).assign(value)
+    # The same configuration: the same layers, in the same order.
+    for old, fresh in zip(model.meta_lstm_layers(), new.meta_lstm_layers()):
+        for weight in META_WEIGHTS:
+            value = keras.ops.convert_to_numpy(getattr(old.cell, weight))
+            getattr(fresh.cell, weight).assign(value)
     embedding = token_embedding(model)
     if embedding is not None:
         token_embedding(new).set_weights(embedding.get_weights())
