@@ -18,6 +18,9 @@ Settings (all but "paper" are not in the paper):
   (ŵ: per-task ridge solutions).
 - "adaptive": the same plus per-pair weights `median_d / ‖ŵ_i − ŵ_j‖`
   (adaptive fused lasso, `TreeMTL.solve(pair_weights="adaptive")`).
+- "default": `TreeMTL.solve`'s default, `tree_solver.adaptive_objective`
+  (as "adaptive" with λ_1 = 0.02, a gap of 0.4 and the pair weights cubed at
+  the middle level).
 
 Why the middle level fails with one λ per level (measured by `--sweep`): on
 exact data the middle level is a convex clustering of the tasks. It separates
@@ -28,11 +31,13 @@ group scale is about T/4 times the pair scale: 6 of 10 draws at scale 3 with
 T = 8, 2 of 10 with T = 12.
 
     python -m benchmarks.tree_recovery [--quick] [--paper] [--ridge]
-        [--centered] [--adaptive] [--sweep] [--grid]
-        [--output tree_recovery.json]
+        [--centered] [--adaptive] [--default] [--separated] [--sweep]
+        [--grid] [--split-only] [--output tree_recovery.json]
 
-(`--paper` / `--ridge` / `--centered` / `--adaptive`: only those settings;
-default all. `--sweep`: also the exact-data threshold sweep (a few minutes).
+(`--paper` / `--ridge` / `--centered` / `--adaptive` / `--default`: only those
+settings; default all. `--separated`: every draw redrawn until its group
+margin (`group_margin`) is at least 1.5. `--split-only`: the grid without
+the "root" start. `--sweep`: also the exact-data threshold sweep (a few minutes).
 `--grid`: the settings over group scale 3/6/10, 60/500 samples per task,
 two noise levels, T = 8 and 12, "split" and "root" starts (an hour or more).)
 """
@@ -47,11 +52,13 @@ from keras_mtl.layers.tree_grouped_dense import partitions_from_components
 from keras_mtl.tree_solver import (
     LinearTasks,
     TreeObjective,
+    adaptive_objective,
     adaptive_pair_weights,
     constraint_violation,
     gist,
     initial_components,
     pair_indices,
+    ridge_pair_distances,
 )
 
 SETTINGS = {
@@ -70,41 +77,64 @@ SETTINGS = {
         "relative_gap": 0.8,
         "adaptive_power": 1.0,
     },
+    "default": {"recipe": "tree_solver.adaptive_objective (TreeMTL.solve default)"},
 }
-FLAGS = ("--paper", "--ridge", "--centered", "--adaptive")
-
-
-def ridge_distances(loss):
-    """`‖ŵ_i − ŵ_j‖` over pairs (pair_indices order) of the ridge solutions."""
-    w = loss.ridge_solution()
-    first, second = pair_indices(len(w))
-    return np.linalg.norm(w[first] - w[second], axis=-1)
+FLAGS = ("--paper", "--ridge", "--centered", "--adaptive", "--default")
+SEPARATION = 1.5  # the `--separated` draws' least group margin
 
 
 def make_objective(loss, setting):
     """The objective of a setting; data-relative λ_2 and pair weights."""
     spec = SETTINGS[setting]
+    if setting == "default":
+        return adaptive_objective(loss, 3)
     if not spec.get("centered"):
         return TreeObjective(loss, spec["fusion_weights"], spec["component_l2"])
-    distances = ridge_distances(loss)
+    distances = ridge_pair_distances(loss)
     num_tasks, gamma = loss.gram.shape[0], spec["component_l2"]
     leaf, _, root = spec["fusion_weights"]
     gap = spec["relative_gap"] * gamma * float(np.median(distances)) / num_tasks
     weights = np.array([leaf, leaf + gap, root])
     if "adaptive_power" in spec:
         power = spec["adaptive_power"]
-        weights = weights[:, None] * adaptive_pair_weights(loss, power)[None]
+        pair = adaptive_pair_weights(loss, power, distances=distances)
+        weights = weights[:, None] * pair[None]
     return TreeObjective(loss, weights, gamma, centered=True)
 
 
-def planted_tree(seed, num_tasks=8, dim=5, per_task=60, noise=0.05, scale=3.0):
-    """Per-task inputs (with a bias column) and labels, and the true partitions."""
-    rng = np.random.default_rng(seed)
+def group_margin(weights):
+    """Least distance between tasks of different groups over the largest
+    distance between tasks of one group (groups of 4 consecutive tasks)."""
+    first, second = pair_indices(len(weights))
+    d = np.linalg.norm(weights[first] - weights[second], axis=-1)
+    same = first // 4 == second // 4
+    return float(d[~same].min() / d[same].max())
+
+
+def planted_weights(rng, num_tasks, dim, scale, min_margin):
+    """`root + scale · group + pair` task weights, redrawn until the groups'
+    margin is at least `min_margin`."""
     groups = num_tasks // 4
-    root = rng.normal(size=dim)
-    group = scale * rng.normal(size=(groups, dim))
-    pair = rng.normal(size=(num_tasks // 2, dim))
-    weights = np.stack([root + group[t // 4] + pair[t // 2] for t in range(num_tasks)])
+    while True:
+        root = rng.normal(size=dim)
+        group = scale * rng.normal(size=(groups, dim))
+        pair = rng.normal(size=(num_tasks // 2, dim))
+        weights = np.stack(
+            [root + group[t // 4] + pair[t // 2] for t in range(num_tasks)]
+        )
+        if min_margin is None or group_margin(weights) >= min_margin:
+            return weights
+
+
+def planted_tree(
+    seed, num_tasks=8, dim=5, per_task=60, noise=0.05, scale=3.0, min_margin=None
+):
+    """Per-task inputs (with a bias column) and labels, and the true partitions.
+
+    `min_margin`: redraw the weights until `group_margin` reaches it (None:
+    any draw)."""
+    rng = np.random.default_rng(seed)
+    weights = planted_weights(rng, num_tasks, dim, scale, min_margin)
     x = [
         np.c_[rng.normal(size=(per_task, dim)), np.ones(per_task)]
         for _ in range(num_tasks)
@@ -132,9 +162,15 @@ def fit_draw(
     per_task=60,
     scale=3.0,
     init="split",
+    min_margin=None,
 ):
     x, y, truth = planted_tree(
-        seed, num_tasks=num_tasks, noise=noise, per_task=per_task, scale=scale
+        seed,
+        num_tasks=num_tasks,
+        noise=noise,
+        per_task=per_task,
+        scale=scale,
+        min_margin=min_margin,
     )
     loss = LinearTasks(x, y)
     objective = make_objective(loss, setting)
@@ -165,6 +201,7 @@ def cell(setting, num_tasks, noise, draws, **kwargs):
         "per_task": kwargs.get("per_task", 60),
         "scale": kwargs.get("scale", 3.0),
         "init": kwargs.get("init", "split"),
+        "min_margin": kwargs.get("min_margin"),
         "draws": draws,
         "recovered": int(sum(f["recovered"] for f in fits)),
         "root_ok": int(levels[0]),
@@ -176,23 +213,25 @@ def cell(setting, num_tasks, noise, draws, **kwargs):
     }
 
 
-def run(quick=False, settings=tuple(SETTINGS)):
+def run(quick=False, settings=tuple(SETTINGS), min_margin=None):
     draws = 3 if quick else 10
     rows = []
     for setting in settings:
         for num_tasks in (8,) if quick else (8, 12):
             for noise in (0.05,) if quick else (0.05, 0.3):
-                rows.append(cell(setting, num_tasks, noise, draws))
+                rows.append(
+                    cell(setting, num_tasks, noise, draws, min_margin=min_margin)
+                )
                 print(rows[-1], flush=True)
     return rows
 
 
-def run_grid(settings, quick=False):
+def run_grid(settings, quick=False, min_margin=None, inits=("split", "root")):
     """Recovery vs group scale, samples per task, noise, T and start."""
     draws = 3 if quick else 10
     rows = []
     for setting in settings:
-        for init in ("split", "root"):
+        for init in inits:
             for num_tasks in (8, 12):
                 for scale in (3.0, 6.0, 10.0):
                     for per_task in (60, 500):
@@ -206,6 +245,7 @@ def run_grid(settings, quick=False):
                                     scale=scale,
                                     per_task=per_task,
                                     init=init,
+                                    min_margin=min_margin,
                                 )
                             )
                             print(rows[-1], flush=True)
@@ -270,14 +310,18 @@ def threshold_sweep(
 
 
 def main(argv=None):
+    extra = ("--sweep", "--grid", "--separated", "--split-only")
     args = parse_module_args(
-        __doc__, "tree_recovery.json", 0, argv, flags=FLAGS + ("--sweep", "--grid")
+        __doc__, "tree_recovery.json", 0, argv, flags=FLAGS + extra
     )
-    on = (args.paper, args.ridge, args.centered, args.adaptive)
+    on = (args.paper, args.ridge, args.centered, args.adaptive, args.default)
     chosen = [name for name, flag in zip(SETTINGS, on) if flag] or list(SETTINGS)
-    rows = run(args.quick, tuple(chosen))
+    margin = SEPARATION if args.separated else None
+    rows = run(args.quick, tuple(chosen), margin)
     if args.grid:
-        rows += run_grid([s for s in chosen if SETTINGS[s].get("centered")], args.quick)
+        gridded = [s for s in chosen if s == "default" or SETTINGS[s].get("centered")]
+        inits = ("split",) if args.split_only else ("split", "root")
+        rows += run_grid(gridded, args.quick, margin, inits)
     keys = (
         "setting",
         "num_tasks",
@@ -285,6 +329,7 @@ def main(argv=None):
         "per_task",
         "scale",
         "init",
+        "min_margin",
         "draws",
         "recovered",
     )

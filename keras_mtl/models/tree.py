@@ -74,7 +74,9 @@ class TreeMTL(MultiTaskNetwork):
     solver instead: GIST with the constrained prox (`keras_mtl.tree_solver`).
     The global optimum of the objective fuses every level above the leaf
     (moving a difference to the leaf keeps the loss and lowers the penalty),
-    so a tree can only come from the solver's path and start point; see
+    so a tree can only come from the solver's path and start point; by
+    default `solve` uses data-relative weights that are not in the paper
+    (`recipe="adaptive"`), under which planted trees are recovered; see
     `solve`.
 
     Args:
@@ -203,6 +205,7 @@ class TreeMTL(MultiTaskNetwork):
         x,
         y,
         *,
+        recipe=None,
         init="split",
         max_iterations=500,
         tol=1e-7,
@@ -211,16 +214,27 @@ class TreeMTL(MultiTaskNetwork):
     ):
         """Fits the linear model of regression tasks by GIST (the paper's solver).
 
-        Minimises `Σ_i (1/n_i) Σ_j (y_ij − x_ijᵀ w_i)² + penalty` (plus the
-        ridge with `objective="ridge"`) under the per-coordinate sequential
-        constraint by GIST (Barzilai–Borwein step, non-monotone line search)
-        with the ADMM prox of `keras_mtl.tree_solver`, and writes the result
-        into the `tree_head` layer.
+        Minimises `Σ_i (1/n_i) Σ_j (y_ij − x_ijᵀ w_i)² + penalty` under the
+        per-coordinate sequential constraint by GIST (Barzilai–Borwein step,
+        non-monotone line search) with the ADMM prox of
+        `keras_mtl.tree_solver`, and writes the result into the `tree_head`
+        layer.
 
         Args:
             x: array `(N, F)`.
             y: dict task name → array `(N,)`, `NaN` where the example does not
                 belong to the task.
+            recipe: `"adaptive"`, `"model"` or `None`. `"adaptive"` ("TAT +
+                centered ridge + adaptive weights", not in the paper)
+                replaces the model's `fusion_weights` and `component_l2` by
+                `tree_solver.adaptive_objective` of the data: a centered
+                ridge, λ_h set from the distances between the tasks' ridge
+                solutions and per-pair adaptive weights; it recovers planted
+                trees that the paper's objective collapses (standardise `x`
+                and `y` first). `"model"`: the model's own objective (the
+                paper's with `objective="paper"`). Defaults to `None`:
+                `"model"` when the model was built with `fusion_weights`,
+                `objective` or `component_l2`, else `"adaptive"`.
             init: `"split"` (single-task ridge solutions, an equal share per
                 level), `"root"` (the pooled ridge solution at the root, the
                 collapsed point) or an array `(H, T, F + 1)`. Defaults to
@@ -230,18 +244,21 @@ class TreeMTL(MultiTaskNetwork):
             pair_weights: `None` (the paper: one λ_h for every pair) or
                 `"adaptive"` (not in the paper: pair (i, j) gets
                 `λ_h · median_d / d_ij`, d_ij the distance between the tasks'
-                ridge solutions, an adaptive fused lasso). Defaults to `None`.
+                ridge solutions, an adaptive fused lasso). Only with
+                `recipe="model"`. Defaults to `None`.
             centered_ridge: bool. Not in the paper: with
                 `objective="ridge"`, the ridge penalises each level's
                 deviations from its mean over tasks instead of the level
-                itself, so it no longer shrinks what the tasks share.
-                Defaults to `False`.
+                itself, so it no longer shrinks what the tasks share. Only
+                with `recipe="model"`. Defaults to `False`.
 
         Returns:
-            dict with `components`, `objective` (history), `iterations` and
-            `kkt_residual` (norm of the proximal-gradient mapping).
+            dict with `components`, `objective` (history), `iterations`,
+            `kkt_residual` (norm of the proximal-gradient mapping) and
+            `recipe`.
         """
         head = self.get_layer("tree_head")
+        recipe = self._solve_recipe(recipe, pair_weights, centered_ridge)
         if pair_weights is not None:
             check_choice(pair_weights, "pair_weights", ("adaptive",))
         if centered_ridge and not head.component_l2 > 0:
@@ -249,17 +266,45 @@ class TreeMTL(MultiTaskNetwork):
                 "`centered_ridge=True` centres the ridge of objective='ridge': "
                 f"it needs component_l2 > 0. Received: {head.component_l2}"
             )
-        objective = self._linear_objective(head, x, y, pair_weights, centered_ridge)
+        loss = self._linear_loss(head, x, y)
+        if recipe == "adaptive":
+            objective = tree_solver.adaptive_objective(loss, head.num_levels)
+        else:
+            objective = self._model_objective(head, loss, pair_weights, centered_ridge)
         start = tree_solver.initial_components(objective.loss, head.num_levels, init)
         result = tree_solver.gist(
             objective, start, max_iterations=max_iterations, tol=tol
         )
         c = result["components"]
         result["kkt_residual"] = tree_solver.kkt_residual(objective, c)
+        result["recipe"] = recipe
         head.components.assign(c.reshape(head.components.shape).astype("float32"))
         return result
 
-    def _linear_objective(self, head, x, y, pair_weights=None, centered=False):
+    def _solve_recipe(self, recipe, pair_weights, centered_ridge):
+        """`solve`'s recipe; `None` is `"model"` when the model's objective was
+        set explicitly (or `pair_weights` / `centered_ridge` given)."""
+        if recipe is None:
+            arguments = self._arguments
+            explicit = (
+                arguments.get("fusion_weights") is not None
+                or arguments.get("objective") is not None
+                or arguments.get("component_l2", 0.0) != 0.0
+                or pair_weights is not None
+                or centered_ridge
+            )
+            return "model" if explicit else "adaptive"
+        check_choice(recipe, "recipe", ("adaptive", "model"))
+        if recipe == "adaptive" and (pair_weights is not None or centered_ridge):
+            raise ValueError(
+                "`pair_weights` and `centered_ridge` change the model's own "
+                "objective: pass recipe='model' with them. Received: "
+                f"recipe='adaptive', pair_weights={pair_weights!r}, "
+                f"centered_ridge={centered_ridge}"
+            )
+        return recipe
+
+    def _linear_loss(self, head, x, y):
         if len(self.layers) != 2 + len(self.tasks) or not head.use_bias:
             raise ValueError(
                 "solve() fits the paper's linear model: build the model with "
@@ -270,13 +315,6 @@ class TreeMTL(MultiTaskNetwork):
                 "solve() uses the squared loss: every task must be a regression "
                 f"task. Received: {[t.name for t in self.tasks]}"
             )
-        weights = np.asarray(head.fusion_weights)
-        if np.any(np.diff(weights) <= 0):
-            raise ValueError(
-                "GIST on the tree objective needs `fusion_weights` increasing "
-                "from the leaf to the root (λ_1 < ... < λ_H). Received: "
-                f"fusion_weights={head.fusion_weights}"
-            )
         x = np.asarray(x, "float64")
         xs, ys = [], []
         for task in self.tasks:
@@ -284,7 +322,16 @@ class TreeMTL(MultiTaskNetwork):
             rows = np.isfinite(labels)
             xs.append(np.c_[x[rows], np.ones(rows.sum())])
             ys.append(labels[rows])
-        loss = tree_solver.LinearTasks(xs, ys)
+        return tree_solver.LinearTasks(xs, ys)
+
+    def _model_objective(self, head, loss, pair_weights, centered):
+        weights = np.asarray(head.fusion_weights)
+        if np.any(np.diff(weights) <= 0):
+            raise ValueError(
+                "GIST on the tree objective needs `fusion_weights` increasing "
+                "from the leaf to the root (λ_1 < ... < λ_H). Received: "
+                f"fusion_weights={head.fusion_weights}"
+            )
         if pair_weights == "adaptive":
             weights = weights[:, None] * tree_solver.adaptive_pair_weights(loss)
         return tree_solver.TreeObjective(

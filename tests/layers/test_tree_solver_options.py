@@ -5,6 +5,7 @@ import numpy as np
 from keras_mtl.tree_solver import (
     LinearTasks,
     TreeObjective,
+    adaptive_objective,
     adaptive_pair_weights,
     gist,
     initial_components,
@@ -45,3 +46,20 @@ def test_adaptive_weights_run_through_gist():
     objective = TreeObjective(loss, weights, 0.1, centered=True)
     result = gist(objective, initial_components(loss, 3, "split"), max_iterations=50)
     assert np.all(np.diff(result["objective"][:2]) <= 1e-9)
+
+
+def test_adaptive_objective_is_its_formula():
+    loss = small_loss(tasks=5)
+    w = loss.ridge_solution()
+    first, second = np.triu_indices(5, 1)
+    d = np.linalg.norm(w[first] - w[second], axis=-1)
+    unit = 0.1 * np.median(d) / 5
+    lam = np.array([0.02, 0.02 + 0.4 * unit, 10.0])
+    power = np.array([1.0, 3.0, 1.0])
+    expected = lam[:, None] * (np.median(d) / d)[None] ** power[:, None]
+    objective = adaptive_objective(loss, 3)
+    np.testing.assert_allclose(objective.fusion_weights, expected, rtol=1e-12)
+    assert objective.centered and objective.component_l2 == 0.1
+    two = adaptive_objective(loss, 2).fusion_weights
+    np.testing.assert_allclose(two, expected[[0, 2]], rtol=1e-12)
+    np.testing.assert_allclose(adaptive_objective(loss, 1).fusion_weights, expected[2:])

@@ -151,6 +151,33 @@ def test_solve_with_adaptive_pair_weights_and_a_centered_ridge():
         paper.solve(x, y, centered_ridge=True)
 
 
+def stacked(per_task_x, per_task_y):
+    """Per-task arrays (bias column last) as one `x` and NaN-masked labels."""
+    x = np.concatenate([a[:, :-1] for a in per_task_x])
+    owner = np.repeat(np.arange(len(per_task_x)), [len(a) for a in per_task_x])
+    labels = np.concatenate(per_task_y)
+    tasks = range(len(per_task_x))
+    return x, {f"t{t}": np.where(owner == t, labels, np.nan) for t in tasks}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_solve_with_its_defaults_recovers_separated_planted_trees(seed):
+    from benchmarks.tree_recovery import planted_tree
+
+    per_task_x, per_task_y, truth = planted_tree(seed, num_tasks=8, min_margin=1.5)
+    x, y = stacked(per_task_x, per_task_y)
+    model = tree([Task(f"t{t}") for t in range(8)], input_shape=(5,), num_layers=0)
+    result = model.solve(x, y)
+    assert result["recipe"] == "adaptive"
+    head = model.get_layer("tree_head")
+    assert head.tree() == truth
+    assert constraint_violation(head.level_components().astype("float64")) <= 1e-6
+    with pytest.raises(ValueError, match="recipe"):
+        model.solve(x, y, recipe="paper")
+    with pytest.raises(ValueError, match="recipe='model'"):
+        model.solve(x, y, recipe="adaptive", centered_ridge=True)
+
+
 def _token_encoder(length=6, vocab=20):
     tokens = keras.Input((length,), dtype="int32")
     h = keras.layers.Embedding(vocab, 4, mask_zero=True)(tokens)
