@@ -33,19 +33,19 @@ thresholding gives exact zeros) are fused, groups are nested leaf → root
 group is replaced by its mean, bitwise equal across its members.
 """
 
-import itertools
+import functools
 
 import numpy as np
 
 from keras_mtl.arguments import check_float, check_int
 
 
+@functools.lru_cache(maxsize=16)
 def pair_indices(num_tasks):
-    """Rows i and j (i < j) of every pair, as two int arrays."""
-    pairs = np.array(list(itertools.combinations(range(num_tasks), 2)), dtype=int)
-    if len(pairs) == 0:
-        return np.zeros(0, int), np.zeros(0, int)
-    return pairs[:, 0], pairs[:, 1]
+    """Rows i and j (i < j) of every pair, as two read-only int arrays."""
+    first, second = np.triu_indices(num_tasks, 1)
+    first.flags.writeable = second.flags.writeable = False
+    return first, second
 
 
 def difference_matrix(num_tasks):
@@ -58,10 +58,22 @@ def difference_matrix(num_tasks):
 
 
 def pair_differences(u, matrix=None):
-    """`(..., T, P)` → `(..., Q, P)`: u_i − u_j for each pair (i, j)."""
-    if matrix is None:
-        matrix = difference_matrix(u.shape[-2])
-    return np.einsum("qt,...tp->...qp", matrix, u)
+    """`(..., T, P)` → `(..., Q, P)`: u_i − u_j for each pair (i, j) (`D u`;
+    by indexing unless the `(Q, T)` `matrix` D is given)."""
+    if matrix is not None:
+        return np.einsum("qt,...tp->...qp", matrix, u)
+    first, second = pair_indices(u.shape[-2])
+    return u[..., first, :] - u[..., second, :]
+
+
+def pair_adjoint(z, num_tasks):
+    """`(..., Q, P)` → `(..., T, P)`: `Dᵀ z`, task t's sum of `z_q` over the
+    pairs (t, j) minus the pairs (i, t)."""
+    first, second = pair_indices(num_tasks)
+    full = np.zeros(z.shape[:-2] + (num_tasks, num_tasks, z.shape[-1]))
+    full[..., first, second, :] = z
+    full[..., second, first, :] = -z
+    return full.sum(axis=-2)
 
 
 def isotonic_decreasing(z):
@@ -227,7 +239,6 @@ def tree_prox(
         )
     if num_tasks < 2:
         return (v.copy(), state) if return_state else v.copy()
-    matrix = difference_matrix(num_tasks)
     if isinstance(signs, str):
         if signs not in ("input", "free"):
             raise ValueError(
@@ -235,16 +246,16 @@ def tree_prox(
             )
         signs = component_signs(v) if signs == "input" else None
     rho = check_float(rho if rho is not None else state_rho(state), "rho")
-    dv = pair_differences(v, matrix)
+    dv = pair_differences(v)
     if state is None:
         state = {"z": dv.copy(), "y": dv.copy(), "a": 0 * dv, "b": 0 * dv}
     z, y, a, b = (state[k].copy() for k in ("z", "y", "a", "b"))
     limit = tol * (1.0 + np.linalg.norm(v))
     for iteration in range(check_int(max_iterations, "max_iterations")):
-        rhs = v + rho * np.einsum("qt,hqp->htp", matrix, z - a + y - b)
+        rhs = v + rho * pair_adjoint(z - a + y - b, num_tasks)
         mean = rhs.mean(axis=1, keepdims=True)
         u = mean + (rhs - mean) / (1.0 + 2.0 * rho * num_tasks)
-        du = pair_differences(u, matrix)
+        du = pair_differences(u)
         z_new = group_soft_threshold(du + a, thresholds / rho)
         y_new = project_sequential(du + b, signs)
         dual = rho * np.sqrt(np.sum((z_new - z) ** 2) + np.sum((y_new - y) ** 2))
@@ -257,7 +268,7 @@ def tree_prox(
             factor = 2.0 if primal > dual else 0.5
             rho, a, b = rho * factor, a / factor, b / factor
     state = {"z": z, "y": y, "a": a, "b": b, "rho": rho, "iterations": iteration + 1}
-    close = np.linalg.norm(pair_differences(u, matrix), axis=-1) <= 1e3 * limit
+    close = np.linalg.norm(pair_differences(u), axis=-1) <= 1e3 * limit
     u = round_fusions(u, np.all(z == 0.0, axis=-1) | close)
     return (u, state) if return_state else u
 
