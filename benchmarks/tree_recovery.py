@@ -57,6 +57,7 @@ from keras_mtl.tree_solver import (
     constraint_violation,
     gist,
     initial_components,
+    pair_differences,
     pair_indices,
     ridge_pair_distances,
 )
@@ -106,7 +107,7 @@ def group_margin(weights):
     """Least distance between tasks of different groups over the largest
     distance between tasks of one group (groups of 4 consecutive tasks)."""
     first, second = pair_indices(len(weights))
-    d = np.linalg.norm(weights[first] - weights[second], axis=-1)
+    d = np.linalg.norm(pair_differences(weights), axis=-1)
     same = first // 4 == second // 4
     return float(d[~same].min() / d[same].max())
 

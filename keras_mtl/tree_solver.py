@@ -57,11 +57,8 @@ def difference_matrix(num_tasks):
     return matrix
 
 
-def pair_differences(u, matrix=None):
-    """`(..., T, P)` → `(..., Q, P)`: u_i − u_j for each pair (i, j) (`D u`;
-    by indexing unless the `(Q, T)` `matrix` D is given)."""
-    if matrix is not None:
-        return np.einsum("qt,...tp->...qp", matrix, u)
+def pair_differences(u):
+    """`(..., T, P)` → `(..., Q, P)`: u_i − u_j for each pair (i, j) (`D u`)."""
     first, second = pair_indices(u.shape[-2])
     return u[..., first, :] - u[..., second, :]
 
@@ -373,9 +370,7 @@ class TreeObjective:
 def ridge_pair_distances(loss, l2=1e-3):
     """`‖ŵ_i − ŵ_j‖` over pairs (`pair_indices` order), ŵ the tasks' ridge
     solutions."""
-    w = loss.ridge_solution(l2)
-    first, second = pair_indices(len(w))
-    return np.linalg.norm(w[first] - w[second], axis=-1)
+    return np.linalg.norm(pair_differences(loss.ridge_solution(l2)), axis=-1)
 
 
 def adaptive_pair_weights(loss, power=1.0, l2=1e-3, distances=None):

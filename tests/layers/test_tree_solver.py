@@ -15,6 +15,8 @@ from keras_mtl.tree_solver import (
     initial_components,
     isotonic_decreasing,
     kkt_residual,
+    pair_adjoint,
+    pair_differences,
     project_sequential,
     prox_objective,
     tree_prox,
@@ -73,6 +75,19 @@ def brute_force_prox(v, taus, signs):
 def fused_pairs(u, tol):
     d = np.abs(np.einsum("qt,htp->hqp", difference_matrix(u.shape[1]), u))
     return np.all(d <= tol, axis=-1)
+
+
+@NUMPY_ONLY
+@pytest.mark.parametrize("num_tasks", [2, 5, 9])
+def test_pair_differences_and_adjoint_are_the_difference_matrix(num_tasks):
+    rng = np.random.default_rng(num_tasks)
+    matrix = difference_matrix(num_tasks)
+    u = rng.normal(size=(3, num_tasks, 4))
+    z = rng.normal(size=(3, len(matrix), 4))
+    expected = np.einsum("qt,htp->hqp", matrix, u)
+    np.testing.assert_allclose(pair_differences(u), expected, rtol=1e-12)
+    adjoint = np.einsum("qt,hqp->htp", matrix, z)
+    np.testing.assert_allclose(pair_adjoint(z, num_tasks), adjoint, rtol=1e-12)
 
 
 def test_isotonic_and_projection_are_exact():
