@@ -38,8 +38,7 @@ from benchmarks.timing import (
 from keras_mtl import Task
 from keras_mtl.layers.meta_lstm import MetaLSTM
 from keras_mtl.layers.meta_lstm_cell import MetaLSTMCell
-from keras_mtl.models import hard_sharing, meta_lstm
-from keras_mtl.models.network import MultiTaskNetwork
+from keras_mtl.models import MultiTaskNetwork, hard_sharing, meta_lstm
 
 LENGTH, WIDTH, META_UNITS, META_VECTOR_DIM = 50, 128, 32, 16
 

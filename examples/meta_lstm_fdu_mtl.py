@@ -37,7 +37,7 @@ from tabulate import tabulate
 
 from keras_mtl import Task
 from keras_mtl.data.fdu_mtl import fdu_mtl
-from keras_mtl.models.backbone import token_encoder
+from keras_mtl.models import token_encoder
 from keras_mtl.models.baselines import hard_sharing, single_task
 from keras_mtl.models.meta_lstm import meta_lstm, meta_lstm_transfer
 from keras_mtl.models.mrn import mrn, prior_layers

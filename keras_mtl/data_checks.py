@@ -2,8 +2,9 @@
 
 Every check works on numpy arrays; `fit`/`evaluate` pass the arrays
 themselves, or the first batch of a `keras.utils.PyDataset` or a
-`tf.data.Dataset` (see `multitask_model`), so every input path raises the same
-`ValueError`/`TypeError` naming the task or argument and the fix.
+`tf.data.Dataset` (see `keras_mtl.modeling.multitask_model`), so every
+input path raises the same `ValueError`/`TypeError` naming the task or
+argument and the fix.
 """
 
 import numpy as np

@@ -5,9 +5,11 @@ Each class (`SluiceNetwork`, `HardSharingNetwork`, `MRN`, ...) is a
 (`sluice`, `hard_sharing`, `mrn`, ...) returns a compiled instance.
 """
 
-from keras_mtl.models.backbone import token_encoder
+from keras_mtl.modeling.backbone import token_encoder
+from keras_mtl.modeling.encoder_spec import EncoderSpec
+from keras_mtl.modeling.multitask_model import MultiTaskModel
+from keras_mtl.modeling.network import MultiTaskNetwork
 from keras_mtl.models.cross_stitch import CrossStitchNetwork, cross_stitch
-from keras_mtl.models.encoder_spec import EncoderSpec
 from keras_mtl.models.hard_sharing import HardSharingNetwork, hard_sharing
 from keras_mtl.models.low_supervision import LowSupervisionNetwork, low_supervision
 from keras_mtl.models.meta_lstm import (
@@ -22,8 +24,6 @@ from keras_mtl.models.mrn import (
     task_correlation,
     task_deviation_correlation,
 )
-from keras_mtl.models.multitask_model import MultiTaskModel
-from keras_mtl.models.network import MultiTaskNetwork
 from keras_mtl.models.single_task import SingleTaskNetwork, single_task
 from keras_mtl.models.sluice import SluiceNetwork, sluice
 from keras_mtl.models.tree import TreeMTL, tree

@@ -11,9 +11,9 @@ from keras_mtl.layers.meta_lstm_cell import META_WEIGHTS
 from keras_mtl.layers.task_conditioning import TaskConditioning
 from keras_mtl.layers.task_routing import TaskRouting
 from keras_mtl.layers.task_split import TaskSplit
-from keras_mtl.models.encoder_spec import EncoderSpec, embed, layer_seed, model_input
-from keras_mtl.models.multitask_model import token_embedding
-from keras_mtl.models.network import MultiTaskNetwork, prepare, task_head
+from keras_mtl.modeling.encoder_spec import EncoderSpec, embed, layer_seed, model_input
+from keras_mtl.modeling.multitask_model import token_embedding
+from keras_mtl.modeling.network import MultiTaskNetwork, prepare, task_head
 from keras_mtl.task import Task
 
 SPEC_ARGUMENTS = ("input_shape", "vocab_size", "embedding_dim", "units", "num_layers")

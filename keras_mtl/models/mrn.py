@@ -4,8 +4,8 @@ import keras
 
 from keras_mtl.arguments import check_choice, check_float, check_int
 from keras_mtl.layers.multilinear_prior import COVARIANCES, MultilinearPriorLayer
-from keras_mtl.models.backbone import backbone_features, feature_spec
-from keras_mtl.models.network import (
+from keras_mtl.modeling.backbone import backbone_features, feature_spec
+from keras_mtl.modeling.network import (
     MultiTaskNetwork,
     activation_heads,
     prepare,

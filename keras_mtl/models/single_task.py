@@ -2,8 +2,8 @@
 
 import keras
 
-from keras_mtl.models.encoder_spec import COMMON_ARGS_DOC, EncoderSpec
-from keras_mtl.models.network import MultiTaskNetwork, prepare, task_head
+from keras_mtl.modeling.encoder_spec import COMMON_ARGS_DOC, EncoderSpec
+from keras_mtl.modeling.network import MultiTaskNetwork, prepare, task_head
 
 
 @keras.saving.register_keras_serializable(package="keras_mtl")

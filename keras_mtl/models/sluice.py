@@ -7,8 +7,8 @@ import keras
 from keras_mtl.arguments import check_choice, check_float, check_int
 from keras_mtl.layers.layer_mixture import LayerMixture
 from keras_mtl.layers.sluice_unit import SluiceUnit
-from keras_mtl.models.encoder_spec import COMMON_ARGS_DOC, EncoderSpec
-from keras_mtl.models.network import MultiTaskNetwork, prepare, task_head
+from keras_mtl.modeling.encoder_spec import COMMON_ARGS_DOC, EncoderSpec
+from keras_mtl.modeling.network import MultiTaskNetwork, prepare, task_head
 
 ORTHOGONALITY = ("weights", "activations")
 

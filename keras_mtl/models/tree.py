@@ -7,8 +7,8 @@ from keras_mtl import tree_solver
 from keras_mtl.arguments import check_choice, check_float, check_int
 from keras_mtl.layers.tree_grouped_dense import TreeGroupedDense
 from keras_mtl.layers.tree_optimizer import TreeProximalAdam
-from keras_mtl.models.backbone import backbone_features, feature_spec
-from keras_mtl.models.network import MultiTaskNetwork, activation_heads, prepare
+from keras_mtl.modeling.backbone import backbone_features, feature_spec
+from keras_mtl.modeling.network import MultiTaskNetwork, activation_heads, prepare
 
 OBJECTIVES = ("paper", "ridge")
 

@@ -7,8 +7,8 @@ from keras_mtl import Task
 from keras_mtl.data.sequences import BucketedSequences
 from keras_mtl.layers.meta_lstm import MetaLSTM
 from keras_mtl.layers.meta_lstm_cell import META_WEIGHTS, TASK_WEIGHTS
+from keras_mtl.models import MultiTaskNetwork
 from keras_mtl.models.meta_lstm import MetaLSTMModel, meta_lstm, meta_lstm_transfer
-from keras_mtl.models.network import MultiTaskNetwork
 
 SMALL = dict(vocab_size=12, embedding_dim=4, units=3, meta_units=2, meta_vector_dim=2)
 TASKS = [Task("a", 2), Task("b", 3), Task("tag", 2, sequence=True)]

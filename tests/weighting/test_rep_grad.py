@@ -7,8 +7,7 @@ from keras import ops
 from testing import fixed_weights
 
 from keras_mtl import Task, models, weighting
-from keras_mtl.models import HardSharingNetwork, SingleTaskNetwork
-from keras_mtl.models.multitask_model import MultiTaskModel
+from keras_mtl.models import HardSharingNetwork, MultiTaskModel, SingleTaskNetwork
 
 TASKS = [Task("a", 3), Task("b")]
 

@@ -9,7 +9,7 @@ makes a backbone for token sequences.
 import keras
 
 from keras_mtl.arguments import check_int
-from keras_mtl.models.encoder_spec import FEATURE_ARGUMENTS, EncoderSpec
+from keras_mtl.modeling.encoder_spec import FEATURE_ARGUMENTS, EncoderSpec
 
 
 def token_encoder(vocab_size, length, *, embedding_dim=64, units=64, name="encoder"):

@@ -10,7 +10,7 @@ from keras.src.backend.common import global_state
 
 from keras_mtl.arguments import check_int
 from keras_mtl.layers.crf import LinearChainCRF
-from keras_mtl.models.multitask_model import MultiTaskModel
+from keras_mtl.modeling.multitask_model import MultiTaskModel
 from keras_mtl.task import Task, validate_tasks
 
 
