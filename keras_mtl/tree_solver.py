@@ -39,6 +39,10 @@ import numpy as np
 
 from keras_mtl.arguments import check_float, check_int
 
+# ADMM over-relaxation factor of `tree_prox` (1 = plain ADMM; 1.5–1.8 is the
+# usual range).
+RELAXATION = 1.6
+
 
 @functools.lru_cache(maxsize=16)
 def pair_indices(num_tasks):
@@ -77,23 +81,26 @@ def isotonic_decreasing(z):
     """Least-squares non-increasing fit along axis 0 of `z` `(H, ...)`.
 
     Uses the min–max formula `r_h = min_{a≤h} max_{b≥h} mean(z[a..b])`,
-    exact and vectorised for the short level axis.
+    exact and vectorised for the short level axis: the H(H+1)/2 window
+    means are computed once and combined elementwise (no `(H, H, ...)`
+    table).
     """
     num = z.shape[0]
     if num == 1:
         return np.asarray(z, "float64").copy()
     cumsum = np.concatenate([np.zeros((1,) + z.shape[1:]), np.cumsum(z, 0)])
-    starts, ends = np.triu_indices(num)
-    means = (cumsum[ends + 1] - cumsum[starts]) / (ends + 1 - starts).reshape(
-        (-1,) + (1,) * (z.ndim - 1)
-    )
-    table = np.full((num, num) + z.shape[1:], -np.inf)
-    table[starts, ends] = means
-    # best_after[a, h] = max over b ≥ h of mean(z[a..b]) (only a ≤ h is used).
-    best_after = np.flip(np.maximum.accumulate(np.flip(table, 1), axis=1), 1)
+    means = {
+        (a, b): (cumsum[b + 1] - cumsum[a]) / (b + 1 - a)
+        for a in range(num)
+        for b in range(a, num)
+    }
     out = np.empty(z.shape)
     for h in range(num):
-        out[h] = np.min(best_after[: h + 1, h], axis=0)
+        best_after = [
+            functools.reduce(np.maximum, [means[a, b] for b in range(h, num)])
+            for a in range(h + 1)
+        ]
+        out[h] = functools.reduce(np.minimum, best_after)
     return out
 
 
@@ -253,11 +260,15 @@ def tree_prox(
         mean = rhs.mean(axis=1, keepdims=True)
         u = mean + (rhs - mean) / (1.0 + 2.0 * rho * num_tasks)
         du = pair_differences(u)
-        z_new = group_soft_threshold(du + a, thresholds / rho)
-        y_new = project_sequential(du + b, signs)
+        # Over-relaxation (Boyd et al. 2011, §3.4.3): same fixed point, fewer
+        # iterations.
+        relaxed_z = RELAXATION * du + (1.0 - RELAXATION) * z
+        relaxed_y = RELAXATION * du + (1.0 - RELAXATION) * y
+        z_new = group_soft_threshold(relaxed_z + a, thresholds / rho)
+        y_new = project_sequential(relaxed_y + b, signs)
         dual = rho * np.sqrt(np.sum((z_new - z) ** 2) + np.sum((y_new - y) ** 2))
         z, y = z_new, y_new
-        a, b = a + du - z, b + du - y
+        a, b = a + relaxed_z - z, b + relaxed_y - y
         primal = np.sqrt(np.sum((du - z) ** 2) + np.sum((du - y) ** 2))
         if primal < limit and dual < limit:
             break

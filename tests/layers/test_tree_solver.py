@@ -90,6 +90,29 @@ def test_pair_differences_and_adjoint_are_the_difference_matrix(num_tasks):
     np.testing.assert_allclose(pair_adjoint(z, num_tasks), adjoint, rtol=1e-12)
 
 
+def _pool_adjacent_violators(values):
+    """Reference non-increasing least-squares fit of one sequence (PAV)."""
+    blocks = []  # [mean, size]
+    for value in values:
+        blocks.append([float(value), 1])
+        while len(blocks) > 1 and blocks[-2][0] < blocks[-1][0]:
+            mean, size = blocks.pop()
+            blocks[-1][0] = (blocks[-1][0] * blocks[-1][1] + mean * size) / (
+                blocks[-1][1] + size
+            )
+            blocks[-1][1] += size
+    return np.concatenate([np.full(size, mean) for mean, size in blocks])
+
+
+@pytest.mark.parametrize("num_levels", [1, 2, 3, 5])
+def test_isotonic_decreasing_equals_pool_adjacent_violators(num_levels):
+    z = np.random.default_rng(num_levels).normal(size=(num_levels, 40, 3))
+    z[:, :5] = 1.0  # ties
+    fit = isotonic_decreasing(z)
+    expected = np.apply_along_axis(_pool_adjacent_violators, 0, z)
+    np.testing.assert_allclose(fit, expected, rtol=0, atol=1e-12)
+
+
 def test_isotonic_and_projection_are_exact():
     rng = np.random.default_rng(0)
     z = rng.normal(size=(4, 50))
