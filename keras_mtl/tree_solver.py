@@ -469,6 +469,7 @@ def gist(
     sigma=1e-5,
     eta=2.0,
     prox_tol=1e-10,
+    callback=None,
 ):
     """GIST (Gong et al., ICML 2013) as TAT uses it: proximal gradient with a
     Barzilai–Borwein step and a non-monotone line search.
@@ -486,6 +487,9 @@ def gist(
         sigma: float. Sufficient-decrease constant. Defaults to `1e-5`.
         eta: float. Step shrink factor of the line search. Defaults to `2`.
         prox_tol: float. ADMM tolerance of the prox. Defaults to `1e-10`.
+        callback: callable or None. Called after every iteration as
+            `callback(iteration, components, value)`; a true return value
+            stops the run (e.g. a time budget). Defaults to `None`.
 
     Returns:
         dict with `components`, `objective` (history), `iterations`.
@@ -521,6 +525,8 @@ def gist(
         c, grad = u, new_grad
         history.append(value)
         if moved <= tol * max(1.0, float(np.linalg.norm(c))):
+            break
+        if callback is not None and callback(iteration, c, value):
             break
         ss = float(np.sum(s * s))
         t = min(max(float(np.sum(s * r)) / ss, t_min), t_max) if ss > 0 else t

@@ -211,6 +211,8 @@ class TreeMTL(MultiTaskNetwork):
         tol=1e-7,
         pair_weights=None,
         centered_ridge=False,
+        prox_tol=1e-10,
+        callback=None,
     ):
         """Fits the linear model of regression tasks by GIST (the paper's solver).
 
@@ -251,6 +253,11 @@ class TreeMTL(MultiTaskNetwork):
                 deviations from its mean over tasks instead of the level
                 itself, so it no longer shrinks what the tasks share. Only
                 with `recipe="model"`. Defaults to `False`.
+            prox_tol: float. ADMM tolerance of each prox
+                (`tree_solver.tree_prox`). Defaults to `1e-10`.
+            callback: callable or None. `callback(iteration, components,
+                value)` after every GIST iteration; a true return value
+                stops (e.g. a time budget). Defaults to `None`.
 
         Returns:
             dict with `components`, `objective` (history), `iterations`,
@@ -273,7 +280,12 @@ class TreeMTL(MultiTaskNetwork):
             objective = self._model_objective(head, loss, pair_weights, centered_ridge)
         start = tree_solver.initial_components(objective.loss, head.num_levels, init)
         result = tree_solver.gist(
-            objective, start, max_iterations=max_iterations, tol=tol
+            objective,
+            start,
+            max_iterations=max_iterations,
+            tol=tol,
+            prox_tol=prox_tol,
+            callback=callback,
         )
         c = result["components"]
         result["kkt_residual"] = tree_solver.kkt_residual(objective, c)

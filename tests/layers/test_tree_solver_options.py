@@ -48,6 +48,23 @@ def test_adaptive_weights_run_through_gist():
     assert np.all(np.diff(result["objective"][:2]) <= 1e-9)
 
 
+def test_gist_callback_sees_every_iteration_and_can_stop_it():
+    loss = small_loss()
+    objective = adaptive_objective(loss, 3)
+    seen = []
+
+    def stop_after_three(iteration, components, value):
+        seen.append((iteration, components.shape, value))
+        return iteration == 3
+
+    start = initial_components(loss, 3, "split")
+    result = gist(objective, start, max_iterations=50, callback=stop_after_three)
+    assert result["iterations"] == 3
+    assert [s[0] for s in seen] == [1, 2, 3]
+    assert [s[2] for s in seen] == result["objective"][1:]
+    assert seen[0][1] == start.shape
+
+
 def test_adaptive_objective_is_its_formula():
     loss = small_loss(tasks=5)
     w = loss.ridge_solution()

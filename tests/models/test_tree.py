@@ -124,6 +124,23 @@ def test_solve_runs_gist_to_a_stationary_point():
     assert head.tree()[0] == [[0, 1, 2, 3]]
 
 
+def test_solve_passes_its_callback_and_prox_tolerance_to_gist():
+    tasks = [Task(f"t{t}") for t in range(4)]
+    model = tree(tasks, input_shape=(2,), num_layers=0, num_levels=2, seed=0)
+    x, y = linear_tasks()
+    values = []
+
+    def stop_after_two(iteration, components, value):
+        values.append(value)
+        return iteration == 2
+
+    result = model.solve(x, y, prox_tol=1e-6, callback=stop_after_two)
+    assert result["iterations"] == 2
+    assert values == result["objective"][1:]
+    written = model.get_layer("tree_head").level_components()
+    assert_allclose(written, result["components"].reshape(written.shape), atol=1e-6)
+
+
 def test_solve_with_adaptive_pair_weights_and_a_centered_ridge():
     from keras_mtl import tree_solver
 
