@@ -8,7 +8,8 @@ last split's tree) and tree_school.json.
 `--gist-minutes M` also fits the linear tree model with the paper's solver
 (`TreeMTL.solve`: GIST with the ADMM prox, its default recipe "TAT + centered
 ridge + adaptive weights"), stopped after M minutes per split if it has not
-converged (one School prox takes ~400 ADMM iterations, ~30 s on a CPU core).
+converged (one School prox takes ~400–800 ADMM iterations of ~60 ms each on a
+CPU core).
 
     KERAS_BACKEND=jax nice python examples/tree_school.py [--splits 5] [--epochs 300]
         [--gist-minutes 0]

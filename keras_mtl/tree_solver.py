@@ -262,8 +262,9 @@ def tree_prox(
         du = pair_differences(u)
         # Over-relaxation (Boyd et al. 2011, §3.4.3): same fixed point, fewer
         # iterations.
-        relaxed_z = RELAXATION * du + (1.0 - RELAXATION) * z
-        relaxed_y = RELAXATION * du + (1.0 - RELAXATION) * y
+        scaled = RELAXATION * du
+        relaxed_z = scaled + (1.0 - RELAXATION) * z
+        relaxed_y = scaled + (1.0 - RELAXATION) * y
         z_new = group_soft_threshold(relaxed_z + a, thresholds / rho)
         y_new = project_sequential(relaxed_y + b, signs)
         dual = rho * np.sqrt(np.sum((z_new - z) ** 2) + np.sum((y_new - y) ** 2))
@@ -524,9 +525,8 @@ def gist(
         moved = float(np.linalg.norm(s))
         c, grad = u, new_grad
         history.append(value)
-        if moved <= tol * max(1.0, float(np.linalg.norm(c))):
-            break
-        if callback is not None and callback(iteration, c, value):
+        stop = callback is not None and callback(iteration, c, value)
+        if stop or moved <= tol * max(1.0, float(np.linalg.norm(c))):
             break
         ss = float(np.sum(s * s))
         t = min(max(float(np.sum(s * r)) / ss, t_min), t_max) if ss > 0 else t

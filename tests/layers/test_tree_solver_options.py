@@ -63,6 +63,17 @@ def test_gist_callback_sees_every_iteration_and_can_stop_it():
     assert [s[0] for s in seen] == [1, 2, 3]
     assert [s[2] for s in seen] == result["objective"][1:]
     assert seen[0][1] == start.shape
+    # Also the last iteration of a run that converges by itself is seen.
+    count = []
+    result = gist(
+        objective,
+        start,
+        max_iterations=300,
+        tol=1e-3,
+        callback=lambda *arguments: count.append(arguments),
+    )
+    assert result["iterations"] < 300
+    assert len(count) == result["iterations"]
 
 
 def test_adaptive_objective_is_its_formula():
