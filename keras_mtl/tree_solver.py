@@ -37,7 +37,7 @@ import functools
 
 import numpy as np
 
-from keras_mtl.arguments import check_float, check_int
+from keras_mtl.arguments import check_choice, check_float, check_int
 
 # ADMM over-relaxation factor of `tree_prox` (1 = plain ADMM; 1.5–1.8 is the
 # usual range).
@@ -393,6 +393,15 @@ def adaptive_pair_weights(loss, power=1.0, l2=1e-3, distances=None):
     return (np.median(d) / np.maximum(d, 1e-12 * max(np.median(d), 1e-300))) ** power
 
 
+def cophenetic_pair_distances(loss, method="average", l2=1e-3):
+    """Cophenetic distances over pairs (`pair_indices` order) of the
+    hierarchical clustering (`method` linkage, scipy) of the tasks' ridge
+    solutions: the height at which tasks i and j first share a cluster."""
+    from scipy.cluster.hierarchy import cophenet, linkage
+
+    return cophenet(linkage(loss.ridge_solution(l2), method=method))
+
+
 def adaptive_objective(
     loss,
     num_levels,
@@ -400,7 +409,8 @@ def adaptive_objective(
     leaf_weight=0.02,
     root_weight=10.0,
     relative_gap=0.4,
-    middle_power=3.0,
+    middle_power=10.0,
+    middle_distances="cophenetic",
 ):
     """ "TAT + centered ridge + adaptive weights" (not in the paper).
 
@@ -408,23 +418,35 @@ def adaptive_objective(
     `λ_h = leaf_weight + (h − 1) · relative_gap · γ · median_{i<j} d_ij / T`
     below the root and `root_weight` at it; pair (i, j) at level h weighted by
     `(median_d / d_ij)^p_h` with `p_h = 1` at the leaf and the root and
-    `middle_power` in between (d_ij: distances between the tasks' ridge
-    solutions). The defaults recover planted 3-level trees whose groups are
-    separated (see `benchmarks/tree_recovery.py`); they were set on features
-    and labels of unit scale, so standardise both first.
+    `middle_power` in between. d_ij is the distance between the tasks' ridge
+    solutions; at the middle levels, with `middle_distances="cophenetic"`,
+    it is instead their cophenetic distance in the average-linkage tree of
+    those solutions (`cophenetic_pair_distances`: a pilot tree guides the
+    weights, as tree-guided group lasso takes its tree from hierarchical
+    clustering — Kim & Xing, ICML 2010). `"euclidean"` uses d_ij there too
+    (the default until 2026-12-03, with `middle_power=3`). The defaults
+    recover planted 3-level trees (see `benchmarks/tree_recovery.py`); they
+    were set on features and labels of unit scale, so standardise both first.
 
     Returns:
         a `TreeObjective`.
     """
     check_int(num_levels, "num_levels")
+    check_choice(middle_distances, "middle_distances", ("cophenetic", "euclidean"))
     d = ridge_pair_distances(loss)
+    middle = d
+    if middle_distances == "cophenetic" and num_levels > 2:
+        middle = cophenetic_pair_distances(loss)
     unit = component_l2 * float(np.median(d)) / loss.gram.shape[0]
     lam = [leaf_weight + h * relative_gap * unit for h in range(num_levels - 1)]
     powers = [1.0] + [middle_power] * (num_levels - 2) + [1.0]
+    distances = [d] + [middle] * (num_levels - 2) + [d]
     weights = np.stack(
         [
-            lam_h * adaptive_pair_weights(loss, p, distances=d)
-            for lam_h, p in zip(lam + [root_weight], powers[-num_levels:])
+            lam_h * adaptive_pair_weights(loss, p, distances=dist)
+            for lam_h, p, dist in zip(
+                lam + [root_weight], powers[-num_levels:], distances[-num_levels:]
+            )
         ]
     )
     return TreeObjective(loss, weights, component_l2, centered=True)

@@ -231,7 +231,8 @@ class TreeMTL(MultiTaskNetwork):
                 replaces the model's `fusion_weights` and `component_l2` by
                 `tree_solver.adaptive_objective` of the data: a centered
                 ridge, λ_h set from the distances between the tasks' ridge
-                solutions and per-pair adaptive weights; it recovers planted
+                solutions and per-pair adaptive weights (at the middle level
+                from the cophenetic distances of their average-linkage tree); it recovers planted
                 trees that the paper's objective collapses (standardise `x`
                 and `y` first). `"model"`: the model's own objective (the
                 paper's with `objective="paper"`). Defaults to `None`:

@@ -1,6 +1,7 @@
 """Per-pair fusion weights and the centered ridge of `TreeObjective`."""
 
 import numpy as np
+import pytest
 
 from keras_mtl.tree_solver import (
     LinearTasks,
@@ -76,18 +77,60 @@ def test_gist_callback_sees_every_iteration_and_can_stop_it():
     assert len(count) == result["iterations"]
 
 
+def average_linkage_heights(points):
+    """Cophenetic distances of UPGMA (average linkage), merging the two
+    closest clusters until one is left: `(T, T)`."""
+    clusters = [[i] for i in range(len(points))]
+    heights = np.zeros((len(points), len(points)))
+    d = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    while len(clusters) > 1:
+        pairs = [
+            (d[np.ix_(a, b)].mean(), i, j)
+            for i, a in enumerate(clusters)
+            for j, b in enumerate(clusters)
+            if i < j
+        ]
+        height, i, j = min(pairs)
+        for a in clusters[i]:
+            for b in clusters[j]:
+                heights[a, b] = heights[b, a] = height
+        clusters[i] = clusters[i] + clusters.pop(j)
+    return heights
+
+
+def adaptive_formula(loss, middle_distances, middle_power):
+    w = loss.ridge_solution()
+    tasks = len(w)
+    first, second = np.triu_indices(tasks, 1)
+    d = np.linalg.norm(w[first] - w[second], axis=-1)
+    middle = d
+    if middle_distances == "cophenetic":
+        middle = average_linkage_heights(w)[first, second]
+    unit = 0.1 * np.median(d) / tasks
+    lam = np.array([0.02, 0.02 + 0.4 * unit, 10.0])
+    distances = np.stack([d, middle, d])
+    power = np.array([1.0, middle_power, 1.0])[:, None]
+    medians = np.median(distances, axis=1, keepdims=True)
+    return lam[:, None] * (medians / distances) ** power
+
+
 def test_adaptive_objective_is_its_formula():
     loss = small_loss(tasks=5)
-    w = loss.ridge_solution()
-    first, second = np.triu_indices(5, 1)
-    d = np.linalg.norm(w[first] - w[second], axis=-1)
-    unit = 0.1 * np.median(d) / 5
-    lam = np.array([0.02, 0.02 + 0.4 * unit, 10.0])
-    power = np.array([1.0, 3.0, 1.0])
-    expected = lam[:, None] * (np.median(d) / d)[None] ** power[:, None]
+    expected = adaptive_formula(loss, "cophenetic", 10.0)
     objective = adaptive_objective(loss, 3)
-    np.testing.assert_allclose(objective.fusion_weights, expected, rtol=1e-12)
+    np.testing.assert_allclose(objective.fusion_weights, expected, rtol=1e-10)
     assert objective.centered and objective.component_l2 == 0.1
+    euclidean = adaptive_objective(
+        loss, 3, middle_distances="euclidean", middle_power=3.0
+    )
+    np.testing.assert_allclose(
+        euclidean.fusion_weights, adaptive_formula(loss, "euclidean", 3.0), rtol=1e-12
+    )
     two = adaptive_objective(loss, 2).fusion_weights
     np.testing.assert_allclose(two, expected[[0, 2]], rtol=1e-12)
     np.testing.assert_allclose(adaptive_objective(loss, 1).fusion_weights, expected[2:])
+
+
+def test_adaptive_objective_rejects_unknown_middle_distances():
+    with pytest.raises(ValueError, match="middle_distances"):
+        adaptive_objective(small_loss(), 3, middle_distances="manhattan")
