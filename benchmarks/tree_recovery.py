@@ -19,8 +19,10 @@ Settings (all but "paper" are not in the paper):
 - "adaptive": the same plus per-pair weights `median_d / ‖ŵ_i − ŵ_j‖`
   (adaptive fused lasso, `TreeMTL.solve(pair_weights="adaptive")`).
 - "default": `TreeMTL.solve`'s default, `tree_solver.adaptive_objective`
-  (as "adaptive" with λ_1 = 0.02, a gap of 0.4 and the pair weights cubed at
-  the middle level).
+  (as "adaptive" with λ_1 = 0.02, a gap of 0.4, and at the middle level pair
+  weights from the cophenetic distances of an average-linkage tree of the
+  tasks' ridge solutions, to the power 10; Euclidean distances cubed until
+  2026-12-03).
 
 Why the middle level fails with one λ per level (measured by `--sweep`): on
 exact data the middle level is a convex clustering of the tasks. It separates
