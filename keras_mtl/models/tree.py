@@ -226,18 +226,17 @@ class TreeMTL(MultiTaskNetwork):
             x: array `(N, F)`.
             y: dict task name → array `(N,)`, `NaN` where the example does not
                 belong to the task.
-            recipe: `"adaptive"`, `"model"` or `None`. `"adaptive"` ("TAT +
-                centered ridge + adaptive weights", not in the paper)
-                replaces the model's `fusion_weights` and `component_l2` by
-                `tree_solver.adaptive_objective` of the data: a centered
-                ridge, λ_h set from the distances between the tasks' ridge
-                solutions and per-pair adaptive weights (at the middle level
-                from the cophenetic distances of their average-linkage tree); it recovers planted
-                trees that the paper's objective collapses (standardise `x`
-                and `y` first). `"model"`: the model's own objective (the
-                paper's with `objective="paper"`). Defaults to `None`:
-                `"model"` when the model was built with `fusion_weights`,
-                `objective` or `component_l2`, else `"adaptive"`.
+            recipe: `"adaptive"`, `"model"` or `None`. `"adaptive"` ("TAT + centered
+                ridge + adaptive weights", not in the paper) replaces the model's
+                `fusion_weights` and `component_l2` by `tree_solver.adaptive_objective`
+                of the data: a centered ridge, λ_h set from the distances between the
+                tasks' ridge solutions and per-pair adaptive weights (at the middle
+                level from the cophenetic distances of their average-linkage tree); it
+                recovers planted trees that the paper's objective collapses (standardise
+                `x` and `y` first). `"model"`: the model's own objective (the paper's
+                with `objective="paper"`). Defaults to `None`: `"model"` when the model
+                was built with `fusion_weights`, `objective` or `component_l2`, else
+                `"adaptive"`.
             init: `"split"` (single-task ridge solutions, an equal share per
                 level), `"root"` (the pooled ridge solution at the root, the
                 collapsed point) or an array `(H, T, F + 1)`. Defaults to
