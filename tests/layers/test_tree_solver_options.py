@@ -118,7 +118,7 @@ def test_adaptive_objective_is_its_formula():
     loss = small_loss(tasks=5)
     expected = adaptive_formula(loss, "cophenetic", 10.0)
     objective = adaptive_objective(loss, 3)
-    np.testing.assert_allclose(objective.fusion_weights, expected, rtol=1e-10)
+    np.testing.assert_allclose(objective.fusion_weights, expected, rtol=1e-12)
     assert objective.centered and objective.component_l2 == 0.1
     euclidean = adaptive_objective(
         loss, 3, middle_distances="euclidean", middle_power=3.0
